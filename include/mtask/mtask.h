@@ -1,0 +1,10 @@
+/* mtask/mtask.h: the whole of mtask in one include. */
+#ifndef MTASK_MTASK_H
+#define MTASK_MTASK_H
+
+#include "mtask/common.h"
+#include "mtask/process.h"
+#include "mtask/thread.h"
+#include "mtask/trace.h"
+
+#endif

@@ -1,0 +1,93 @@
+/* internal.h: helpers shared between mtask's source files (the mt__
+ * namespace). Never installed; nothing here is part of the API. */
+#ifndef MTASK_INTERNAL_H
+#define MTASK_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define MT_HIDDEN __attribute__((visibility("hidden")))
+#define MT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- clock.c: one absolute monotonic deadline per blocking call ---- */
+
+/* A deadline made from a public timeout in seconds on entry to a call. */
+typedef struct mt__deadline {
+	bool forever;       /* timeout < 0 */
+	struct timespec at; /* CLOCK_MONOTONIC, when !forever */
+} mt__deadline;
+
+/* Turns a timeout (< 0 forever, 0 poll, > 0 seconds) into a deadline.
+ * Returns 0, or -EINVAL for NaN. */
+MT_HIDDEN int mt__deadline_init(mt__deadline *d, double timeout);
+
+/* Time left until d, clamped at zero; false once it passed (never false
+ * for a forever deadline, for which *left is untouched). */
+MT_HIDDEN bool mt__deadline_left(const mt__deadline *d, struct timespec *left);
+
+/* CLOCK_MONOTONIC now, in nanoseconds and in microseconds. */
+MT_HIDDEN uint64_t mt__now_ns(void);
+MT_HIDDEN double mt__now_us(void);
+
+/* ---- futex.c: sleeping on a 32-bit word ---- */
+
+/* Sleeps while *word == expected, until woken or the deadline (NULL: for
+ * ever). Returns 0 when woken or when *word already differed (callers
+ * recheck their condition), -ETIMEDOUT at the deadline. EINTR is absorbed.
+ * shared: the word may live in memory shared between processes. */
+MT_HIDDEN int mt__futex_wait(_Atomic uint32_t *word, uint32_t expected,
+			     const mt__deadline *deadline, bool shared);
+
+/* Wakes up to n sleepers on word (INT32_MAX: all). */
+MT_HIDDEN void mt__futex_wake(_Atomic uint32_t *word, int n, bool shared);
+
+/* ---- lifecycle.c: load, exit and fork hooks in a fixed order ---- */
+
+/* Every module that needs the hooks references lifecycle.o through this,
+ * so that a static link never drops it (and with it the hooks). */
+extern const char mt__lifecycle_linked;
+#define MT_KEEP_LIFECYCLE \
+	__attribute__((used)) static const char *const keep_lifecycle_linked = \
+		&mt__lifecycle_linked
+
+/* Runs at normal program exit and when an mtask child finishes: waits for
+ * non-daemon threads, then ends and reaps the process's children. */
+MT_HIDDEN void mt__shutdown_tasks(void);
+
+/* ---- thread.c ---- */
+MT_HIDDEN void mt__threads_shutdown(void);   /* join non-daemon threads */
+MT_HIDDEN void mt__threads_init(void);        /* at load: the main thread */
+MT_HIDDEN void mt__threads_before_fork(void);
+MT_HIDDEN void mt__threads_after_fork_parent(void);
+MT_HIDDEN void mt__threads_after_fork_child(void);
+MT_HIDDEN pid_t mt__gettid(void);
+
+/* ---- process.c: the registry of child processes and its reaper ---- */
+MT_HIDDEN void mt__children_shutdown(void);  /* SIGTERM daemons, join all */
+MT_HIDDEN void mt__children_before_fork(void);
+MT_HIDDEN void mt__children_after_fork_parent(void);
+MT_HIDDEN void mt__children_after_fork_child(void);
+
+/* ---- trace.c: the small internal trace API every module uses ---- */
+
+/* True while a trace is being written; cheap enough for hot paths. */
+MT_HIDDEN bool mt__trace_on(void);
+MT_HIDDEN void mt__trace_init_from_env(void);
+MT_HIDDEN void mt__trace_at_exit(void);
+MT_HIDDEN void mt__trace_before_fork(void);
+MT_HIDDEN void mt__trace_after_fork(void); /* parent and child alike */
+
+/* A complete span ("ph":"X") on track (pid, tid). exitcode is added as an
+ * argument unless it is MT_NOEXIT. cat names the module ("process"). */
+MT_HIDDEN void mt__trace_span(const char *cat, const char *name, int pid,
+			      int tid, double start_us, double end_us,
+			      int exitcode);
+
+/* Names a process or a thread track (metadata events). */
+MT_HIDDEN void mt__trace_process_name(int pid, const char *name);
+MT_HIDDEN void mt__trace_thread_name(int pid, int tid, const char *name);
+
+#endif

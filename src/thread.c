@@ -1,0 +1,485 @@
+/* thread.c: threads with Python's threading.Thread semantics on pthreads.
+ *
+ * Every thread the program can see has a record: the main thread's lives in
+ * static storage, threads from mt_thread_start have one allocated by start,
+ * and foreign threads get a "dummy" on their first mt_thread_current(),
+ * freed by a pthread key destructor when they end. Live records sit in one
+ * registry list, which enumerate and active_count walk.
+ *
+ * A started thread's record has two owners, the handle and the running
+ * thread (refs = 2), so that mt_thread_free of a running thread only
+ * detaches it. Joining waits on the `finished` futex word rather than in
+ * pthread_join, which has no timeout; exactly one caller (a joiner or free)
+ * then reclaims the pthread, as the `reclaim` state machine arbitrates. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "mtask/thread.h"
+
+MT_KEEP_LIFECYCLE;
+
+enum thread_kind { KIND_STARTED, KIND_MAIN, KIND_DUMMY };
+
+/* Who releases the pthread of a started thread: nobody yet, a joiner
+ * (pthread_join), mt_thread_free of a running thread (pthread_detach), or
+ * nobody ever (the thread was lost in a fork). */
+enum reclaim { RECLAIM_NONE, RECLAIM_JOINED, RECLAIM_DETACHED, RECLAIM_GONE };
+
+struct mt_thread {
+	_Atomic int refs;
+	_Atomic int exitcode;
+	_Atomic uint32_t finished; /* futex word: 1 once fn returned */
+	_Atomic uint32_t started;  /* futex word: 1 once native_id is set */
+	_Atomic int native_id;
+	_Atomic int reclaim;
+	enum thread_kind kind;
+	bool daemon;
+	bool listed; /* in the registry; guarded by registry.lock */
+	pthread_t handle;
+	mt_fn fn;
+	void *arg;
+	double start_us;
+	struct mt_thread *prev, *next;
+	char name[MT_THREAD_NAME_MAX];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct mt_thread *head;
+	_Atomic int next_thread_number;
+	_Atomic int next_dummy_number;
+} registry = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static struct mt_thread main_record;
+static struct mt_thread *main_thread = &main_record;
+static __thread struct mt_thread *self;
+static pthread_key_t dummy_key;
+static pthread_once_t dummy_key_once = PTHREAD_ONCE_INIT;
+
+pid_t mt__gettid(void)
+{
+	return gettid();
+}
+
+static void copy_name(char *dst, const char *src)
+{
+	snprintf(dst, MT_THREAD_NAME_MAX, "%s", src);
+}
+
+/* The kernel keeps 15 bytes of a thread's name: what ps and gdb show. */
+static void set_kernel_name(const char *name)
+{
+	char shortname[16];
+	snprintf(shortname, sizeof shortname, "%s", name);
+	pthread_setname_np(pthread_self(), shortname);
+}
+
+static void registry_add_locked(struct mt_thread *t)
+{
+	t->prev = NULL;
+	t->next = registry.head;
+	if (registry.head)
+		registry.head->prev = t;
+	registry.head = t;
+	t->listed = true;
+}
+
+static void registry_remove_locked(struct mt_thread *t)
+{
+	if (!t->listed)
+		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		registry.head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+	t->listed = false;
+}
+
+static void registry_add(struct mt_thread *t)
+{
+	pthread_mutex_lock(&registry.lock);
+	registry_add_locked(t);
+	pthread_mutex_unlock(&registry.lock);
+}
+
+static void registry_remove(struct mt_thread *t)
+{
+	pthread_mutex_lock(&registry.lock);
+	registry_remove_locked(t);
+	pthread_mutex_unlock(&registry.lock);
+}
+
+static void thread_unref(struct mt_thread *t)
+{
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+		free(t);
+}
+
+static void record_init(struct mt_thread *t, enum thread_kind kind,
+			const char *name, bool daemon)
+{
+	atomic_init(&t->refs, 1);
+	atomic_init(&t->exitcode, MT_NOEXIT);
+	atomic_init(&t->finished, 0);
+	atomic_init(&t->started, 0);
+	atomic_init(&t->native_id, 0);
+	atomic_init(&t->reclaim, RECLAIM_NONE);
+	t->kind = kind;
+	t->daemon = daemon;
+	t->listed = false;
+	copy_name(t->name, name);
+}
+
+static void publish_native_id(struct mt_thread *t)
+{
+	atomic_store_explicit(&t->native_id, mt__gettid(), memory_order_relaxed);
+	atomic_store_explicit(&t->started, 1, memory_order_release);
+	mt__futex_wake(&t->started, INT32_MAX, false);
+}
+
+void mt__threads_init(void)
+{
+	if (mt__gettid() != getpid())
+		return; /* loaded by dlopen in another thread: see thread_main_record */
+	record_init(&main_record, KIND_MAIN, "MainThread", false);
+	main_record.handle = pthread_self();
+	publish_native_id(&main_record);
+	self = &main_record;
+	registry_add(&main_record);
+}
+
+/* ---- starting and finishing ---- */
+
+static void thread_finish(struct mt_thread *t, int code)
+{
+	if (mt__trace_on())
+		mt__trace_span("thread", t->name, getpid(),
+			       atomic_load(&t->native_id), t->start_us,
+			       mt__now_us(), code);
+	/* Leave the registry before announcing the end, so that a joiner sees
+	 * active_count without this thread as soon as join returns. */
+	registry_remove(t);
+	atomic_store_explicit(&t->exitcode, code, memory_order_relaxed);
+	atomic_store_explicit(&t->finished, 1, memory_order_release);
+	mt__futex_wake(&t->finished, INT32_MAX, false);
+	thread_unref(t);
+}
+
+static void *thread_main(void *arg)
+{
+	struct mt_thread *t = arg;
+	self = t;
+	publish_native_id(t);
+	set_kernel_name(t->name);
+	if (mt__trace_on())
+		mt__trace_thread_name(getpid(), mt__gettid(), t->name);
+	thread_finish(t, t->fn(t->arg));
+	return NULL;
+}
+
+static int make_attr(pthread_attr_t *attr, size_t stack_size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t size = stack_size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN
+						     : stack_size;
+	size = (size + (size_t)page - 1) / (size_t)page * (size_t)page;
+	int err = pthread_attr_init(attr);
+	if (!err)
+		err = pthread_attr_setstacksize(attr, size);
+	return -err;
+}
+
+int mt_thread_start(mt_thread **out, mt_fn fn, void *arg,
+		    const mt_thread_opts *opts)
+{
+	static const mt_thread_opts defaults;
+	if (!out || !fn)
+		return -EINVAL;
+	if (!opts)
+		opts = &defaults;
+	struct mt_thread *t = malloc(sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	char fallback[32];
+	if (!opts->name)
+		snprintf(fallback, sizeof fallback, "Thread-%d",
+			 atomic_fetch_add(&registry.next_thread_number, 1) + 1);
+	record_init(t, KIND_STARTED, opts->name ? opts->name : fallback,
+		    opts->daemon);
+	atomic_init(&t->refs, 2); /* the handle and the running thread */
+	t->fn = fn;
+	t->arg = arg;
+	t->start_us = mt__now_us();
+
+	pthread_attr_t attr;
+	int err = 0;
+	if (opts->stack_size && (err = make_attr(&attr, opts->stack_size)))
+		goto out_free;
+	registry_add(t);
+	err = -pthread_create(&t->handle, opts->stack_size ? &attr : NULL,
+			      thread_main, t);
+	if (opts->stack_size)
+		pthread_attr_destroy(&attr);
+	if (err) {
+		registry_remove(t);
+		goto out_free;
+	}
+	*out = t;
+	return 0;
+out_free:
+	free(t);
+	return err;
+}
+
+/* Releases the pthread of a finished thread, once, whoever asks first. */
+static void reclaim_finished(struct mt_thread *t)
+{
+	int none = RECLAIM_NONE;
+	if (atomic_compare_exchange_strong(&t->reclaim, &none, RECLAIM_JOINED))
+		pthread_join(t->handle, NULL);
+}
+
+int mt_thread_join(mt_thread *t, double timeout)
+{
+	if (!t || t->kind != KIND_STARTED)
+		return -EINVAL;
+	if (t == self)
+		return -EDEADLK;
+	mt__deadline deadline;
+	int err = mt__deadline_init(&deadline, timeout);
+	if (err)
+		return err;
+	while (!atomic_load_explicit(&t->finished, memory_order_acquire)) {
+		if (mt__futex_wait(&t->finished, 0, &deadline, false) == -ETIMEDOUT &&
+		    !atomic_load_explicit(&t->finished, memory_order_acquire))
+			return -ETIMEDOUT;
+	}
+	reclaim_finished(t);
+	return 0;
+}
+
+void mt_thread_free(mt_thread *t)
+{
+	if (!t || t->kind != KIND_STARTED)
+		return;
+	if (atomic_load_explicit(&t->finished, memory_order_acquire)) {
+		reclaim_finished(t);
+	} else {
+		int none = RECLAIM_NONE;
+		if (atomic_compare_exchange_strong(&t->reclaim, &none,
+						   RECLAIM_DETACHED))
+			pthread_detach(t->handle);
+	}
+	thread_unref(t);
+}
+
+/* ---- queries ---- */
+
+static bool record_alive(const struct mt_thread *t)
+{
+	if (t->kind == KIND_STARTED)
+		return !atomic_load_explicit(&t->finished, memory_order_acquire);
+	return true; /* the main thread and dummies live while they can ask */
+}
+
+bool mt_thread_is_alive(mt_thread *t)
+{
+	return t && record_alive(t);
+}
+
+int mt_thread_exitcode(const mt_thread *t)
+{
+	if (!t || !atomic_load_explicit(&t->finished, memory_order_acquire))
+		return MT_NOEXIT;
+	return atomic_load_explicit(&t->exitcode, memory_order_relaxed);
+}
+
+const char *mt_thread_name(const mt_thread *t)
+{
+	return t ? t->name : "";
+}
+
+int mt_thread_set_name(mt_thread *t, const char *name)
+{
+	if (!t || !name)
+		return -EINVAL;
+	copy_name(t->name, name);
+	if (t == self)
+		set_kernel_name(name);
+	return 0;
+}
+
+unsigned long mt_thread_ident(const mt_thread *t)
+{
+	return t ? (unsigned long)t->handle : 0;
+}
+
+pid_t mt_thread_native_id(mt_thread *t)
+{
+	if (!t)
+		return 0;
+	while (!atomic_load_explicit(&t->started, memory_order_acquire))
+		mt__futex_wait(&t->started, 0, NULL, false);
+	return atomic_load_explicit(&t->native_id, memory_order_relaxed);
+}
+
+bool mt_thread_daemon(const mt_thread *t)
+{
+	return t && t->daemon;
+}
+
+/* ---- the current thread, the main thread, dummies ---- */
+
+static void dummy_thread_ended(void *arg)
+{
+	struct mt_thread *t = arg;
+	registry_remove(t);
+	thread_unref(t);
+}
+
+static void make_dummy_key(void)
+{
+	pthread_key_create(&dummy_key, dummy_thread_ended);
+}
+
+/* The record of a thread that mtask did not start, made on first use. */
+static struct mt_thread *adopt_current_thread(void)
+{
+	static struct mt_thread out_of_memory_record = {.kind = KIND_DUMMY,
+							.daemon = true,
+							.name = "Dummy"};
+	if (mt__gettid() == getpid()) {
+		/* The main thread when the library was loaded from another one,
+		 * or the forking thread in a child: it is the main thread now. */
+		record_init(&main_record, KIND_MAIN, "MainThread", false);
+		main_record.handle = pthread_self();
+		publish_native_id(&main_record);
+		main_thread = &main_record;
+		registry_add(&main_record);
+		return &main_record;
+	}
+	struct mt_thread *t = malloc(sizeof *t);
+	if (!t)
+		return &out_of_memory_record;
+	char name[32];
+	snprintf(name, sizeof name, "Dummy-%d",
+		 atomic_fetch_add(&registry.next_dummy_number, 1) + 1);
+	record_init(t, KIND_DUMMY, name, true);
+	t->handle = pthread_self();
+	publish_native_id(t);
+	pthread_once(&dummy_key_once, make_dummy_key);
+	pthread_setspecific(dummy_key, t);
+	registry_add(t);
+	return t;
+}
+
+mt_thread *mt_thread_current(void)
+{
+	if (!self)
+		self = adopt_current_thread();
+	return self;
+}
+
+mt_thread *mt_thread_main(void)
+{
+	return main_thread;
+}
+
+int mt_thread_enumerate(mt_thread_info *out, size_t cap)
+{
+	mt_thread_current(); /* a foreign caller counts itself, as in Python */
+	int n = 0;
+	pthread_mutex_lock(&registry.lock);
+	for (struct mt_thread *t = registry.head; t; t = t->next, n++) {
+		if ((size_t)n >= cap)
+			continue;
+		mt_thread_info *info = &out[n];
+		copy_name(info->name, t->name);
+		info->ident = (unsigned long)t->handle;
+		info->native_id = atomic_load(&t->native_id);
+		info->daemon = t->daemon;
+		info->is_main = t->kind == KIND_MAIN;
+	}
+	pthread_mutex_unlock(&registry.lock);
+	return n;
+}
+
+int mt_thread_active_count(void)
+{
+	return mt_thread_enumerate(NULL, 0);
+}
+
+/* ---- program exit and fork ---- */
+
+static struct mt_thread *first_nondaemon_started(void)
+{
+	for (struct mt_thread *t = registry.head; t; t = t->next)
+		if (t->kind == KIND_STARTED && !t->daemon && t != self)
+			return t;
+	return NULL;
+}
+
+void mt__threads_shutdown(void)
+{
+	for (;;) {
+		pthread_mutex_lock(&registry.lock);
+		struct mt_thread *t = first_nondaemon_started();
+		if (t)
+			atomic_fetch_add(&t->refs, 1);
+		pthread_mutex_unlock(&registry.lock);
+		if (!t)
+			return;
+		while (!atomic_load_explicit(&t->finished, memory_order_acquire))
+			mt__futex_wait(&t->finished, 0, NULL, false);
+		thread_unref(t);
+	}
+}
+
+void mt__threads_before_fork(void)
+{
+	pthread_mutex_lock(&registry.lock);
+}
+
+void mt__threads_after_fork_parent(void)
+{
+	pthread_mutex_unlock(&registry.lock);
+}
+
+/* Only the forking thread exists in the child. The others' records read as
+ * finished; started ones keep the handle's reference only, and their
+ * pthreads are never joined (they do not exist here). */
+void mt__threads_after_fork_child(void)
+{
+	struct mt_thread *t = registry.head;
+	registry.head = NULL;
+	while (t) {
+		struct mt_thread *next = t->next;
+		t->listed = false;
+		t->prev = t->next = NULL;
+		if (t != self && t->kind == KIND_STARTED) {
+			atomic_store(&t->reclaim, RECLAIM_GONE);
+			atomic_store(&t->refs, 1);
+			atomic_store(&t->finished, 1);
+		} else if (t != self && t->kind == KIND_DUMMY) {
+			free(t);
+		}
+		t = next;
+	}
+	pthread_mutex_init(&registry.lock, NULL);
+	if (self) {
+		registry_add_locked(self);
+		if (self->kind != KIND_MAIN && self != &main_record)
+			main_thread = self;
+	} else {
+		main_thread = &main_record;
+	}
+}

@@ -1,0 +1,209 @@
+/* trace.c: Chrome/Perfetto JSON traces of the program's tasks.
+ *
+ * The format is the Trace Event "JSON array": "[" then one event object per
+ * line, each followed by a comma, closed by a last event and "]". Every
+ * line goes out in one write(2) to an O_APPEND descriptor shared by the
+ * whole process family, so events of parents and children never tear. A
+ * read-write lock keeps the descriptor alive while events are written
+ * (readers) against mt_trace_stop (the writer); the fork hooks hold it
+ * across fork so the child never inherits it locked. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "mtask/process.h"
+#include "mtask/trace.h"
+
+MT_KEEP_LIFECYCLE;
+
+/* An event line: the fixed fields need ~200 bytes, names are escaped into
+ * the rest and cut at a character boundary if they would not fit. */
+#define EVENT_MAX 1024
+#define NAME_JSON_MAX 512
+
+static struct {
+	pthread_rwlock_t lock;
+	_Atomic int fd; /* -1 while off */
+	pid_t owner;    /* the process that opened the file */
+} trace = {.lock = PTHREAD_RWLOCK_INITIALIZER, .fd = -1};
+
+bool mt__trace_on(void)
+{
+	return atomic_load_explicit(&trace.fd, memory_order_relaxed) >= 0;
+}
+
+bool mt_trace_enabled(void)
+{
+	return mt__trace_on();
+}
+
+/* Writes s as the inside of a JSON string: quotes, backslashes and control
+ * bytes escaped, UTF-8 passed through, cut before overflowing. */
+static void json_escape(char *out, size_t size, const char *s)
+{
+	size_t n = 0;
+	for (; *s && n + 7 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(out + n, size - n, "\\u%04x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	/* Never end inside a UTF-8 sequence: drop continuation bytes of a
+	 * character that was cut. */
+	if (*s) {
+		while (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0x80)
+			n--;
+		if (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0xc0)
+			n--;
+	}
+	out[n] = '\0';
+}
+
+static void emit_line(const char *line, int len)
+{
+	if (len <= 0 || len >= EVENT_MAX)
+		return;
+	pthread_rwlock_rdlock(&trace.lock);
+	int fd = atomic_load_explicit(&trace.fd, memory_order_relaxed);
+	if (fd >= 0 && write(fd, line, (size_t)len) < 0) {
+		/* A full disk loses events, never the program. */
+	}
+	pthread_rwlock_unlock(&trace.lock);
+}
+
+void mt__trace_span(const char *cat, const char *name, int pid, int tid,
+		    double start_us, double end_us, int exitcode)
+{
+	char escaped[NAME_JSON_MAX], line[EVENT_MAX], args[48] = "";
+	json_escape(escaped, sizeof escaped, name);
+	if (exitcode != MT_NOEXIT)
+		snprintf(args, sizeof args, ",\"args\":{\"exitcode\":%d}", exitcode);
+	int len = snprintf(line, sizeof line,
+			   "{\"ph\":\"X\",\"cat\":\"%s\",\"name\":\"%s\",\"pid\":%d,"
+			   "\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f%s},\n",
+			   cat, escaped, pid, tid, start_us, end_us - start_us, args);
+	emit_line(line, len);
+}
+
+static void trace_metadata(const char *what, int pid, int tid, const char *name)
+{
+	char escaped[NAME_JSON_MAX], line[EVENT_MAX];
+	json_escape(escaped, sizeof escaped, name);
+	int len = snprintf(line, sizeof line,
+			   "{\"ph\":\"M\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
+			   "\"args\":{\"name\":\"%s\"}},\n",
+			   what, pid, tid, escaped);
+	emit_line(line, len);
+}
+
+void mt__trace_process_name(int pid, const char *name)
+{
+	trace_metadata("process_name", pid, pid, name);
+}
+
+void mt__trace_thread_name(int pid, int tid, const char *name)
+{
+	trace_metadata("thread_name", pid, tid, name);
+}
+
+/* An instant event; "s" is its scope: "t" thread, "p" process. */
+static int format_instant(char *line, size_t size, const char *name,
+			  char scope, const char *tail)
+{
+	char escaped[NAME_JSON_MAX];
+	json_escape(escaped, sizeof escaped, name);
+	return snprintf(line, size,
+			"{\"ph\":\"i\",\"s\":\"%c\",\"name\":\"%s\",\"pid\":%d,"
+			"\"tid\":%d,\"ts\":%.3f}%s\n",
+			scope, escaped, getpid(), mt__gettid(), mt__now_us(), tail);
+}
+
+void mt_trace_instant(const char *name)
+{
+	if (!mt__trace_on() || !name)
+		return;
+	char line[EVENT_MAX];
+	emit_line(line, format_instant(line, sizeof line, name, 't', ","));
+}
+
+int mt_trace_start(const char *path)
+{
+	if (!path || !*path)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&trace.lock);
+	int err = 0;
+	if (atomic_load(&trace.fd) >= 0) {
+		err = -EALREADY;
+		goto out_unlock;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		goto out_unlock;
+	}
+	if (write(fd, "[\n", 2) != 2) {
+		err = -EIO;
+		close(fd);
+		goto out_unlock;
+	}
+	trace.owner = getpid();
+	atomic_store(&trace.fd, fd);
+out_unlock:
+	pthread_rwlock_unlock(&trace.lock);
+	if (!err) {
+		mt__trace_process_name(getpid(), mt_process_current_name());
+		mt__trace_thread_name(getpid(), mt__gettid(), "MainThread");
+	}
+	return err;
+}
+
+int mt_trace_stop(void)
+{
+	char last[EVENT_MAX];
+	int len = format_instant(last, sizeof last, "trace end", 'p', "]");
+	pthread_rwlock_wrlock(&trace.lock);
+	int fd = atomic_exchange(&trace.fd, -1);
+	if (fd >= 0 && trace.owner == getpid() && len > 0 && len < EVENT_MAX &&
+	    write(fd, last, (size_t)len) < 0) {
+		/* Nothing to do: the file just lacks its closing bracket. */
+	}
+	if (fd >= 0)
+		close(fd);
+	pthread_rwlock_unlock(&trace.lock);
+	return fd >= 0 ? 0 : -ENOENT;
+}
+
+void mt__trace_init_from_env(void)
+{
+	const char *path = getenv("MTASK_TRACE");
+	int err = path && *path ? mt_trace_start(path) : 0;
+	if (err)
+		fprintf(stderr, "mtask: cannot write the trace to MTASK_TRACE=%s: %s\n",
+			path, mt_strerror(err));
+}
+
+void mt__trace_at_exit(void)
+{
+	if (mt__trace_on())
+		mt_trace_stop();
+}
+
+void mt__trace_before_fork(void)
+{
+	pthread_rwlock_wrlock(&trace.lock);
+}
+
+void mt__trace_after_fork(void)
+{
+	pthread_rwlock_unlock(&trace.lock);
+}
