@@ -1,2 +1,342 @@
+/* cmd_tour.c: `mtask tour`, the notes' scenarios in the notes' order, each
+ * brief, ending with a table of figures measured on this machine. Later
+ * modules add their scenarios to the `scenarios` table. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "cli.h"
-int cmd_tour(int argc, char **argv) { return 0; }
+#include "mtask/mtask.h"
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void nap(double seconds)
+{
+	struct timespec ts = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9)};
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+/* ---- 1. fork: one call, two returns ---- */
+
+static void tour_fork(void)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		printf("  child : fork() returned 0; I am %d, my parent is %d\n",
+		       getpid(), getppid());
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0); /* printed after the child, for a stable order */
+	printf("  parent: fork() returned %d, the child's PID; I am %d\n", pid,
+	       getpid());
+}
+
+/* ---- 2. zombies and orphans ---- */
+
+static char process_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return '?';
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *paren = strrchr(buf, ')');
+	return paren && paren[1] ? paren[2] : '?';
+}
+
+static void tour_zombie(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	nap(0.05);
+	printf("  a raw child that ended unreaped is in state '%c' (Z = zombie)\n",
+	       process_state(pid));
+	waitpid(pid, NULL, 0);
+	printf("  after waitpid() it is gone: state '%c'\n", process_state(pid));
+}
+
+static int return_zero(void *arg)
+{
+	return 0;
+}
+
+static void tour_no_zombies(void)
+{
+	mt_process *p;
+	if (mt_process_start(&p, return_zero, NULL, NULL))
+		return;
+	pid_t pid = mt_process_pid(p);
+	mt_process_free(p); /* never joined */
+	nap(0.05);
+	printf("  an mtask child never joined: state '%c' (? = reaped, gone)\n",
+	       process_state(pid));
+}
+
+/* ---- 3. Process: 吃饭, 睡觉, 打豆豆, and exit codes ---- */
+
+static int chore(void *arg)
+{
+	const char *what = arg;
+	nap(strlen(what) * 0.01);
+	printf("  %s  (pid %d, parent %d, %s)\n", what, getpid(), getppid(),
+	       mt_process_current_name());
+	return 0;
+}
+
+static void tour_three_processes(void)
+{
+	static const char *chores[] = {"吃饭", "睡觉", "打豆豆"};
+	mt_process *jobs[3] = {NULL, NULL, NULL};
+	for (int i = 0; i < 3; i++)
+		mt_process_start(&jobs[i], chore, (void *)chores[i], NULL);
+	for (int i = 0; i < 3; i++) {
+		mt_process_join(jobs[i], -1);
+		mt_process_free(jobs[i]);
+	}
+	printf("  finished: joined all three\n");
+}
+
+static int sleep_forever(void *arg)
+{
+	pause(); /* until a signal ends it */
+	return 0;
+}
+
+static int crash(void *arg)
+{
+	signal(SIGSEGV, SIG_DFL); /* past any sanitizer's handler */
+	static int *volatile nowhere;
+	*nowhere = 1;
+	return 0;
+}
+
+static void tour_exit_codes(void)
+{
+	struct {
+		const char *what;
+		mt_fn fn;
+		int (*end)(mt_process *);
+	} cases[] = {
+		{"returns 0", return_zero, NULL},
+		{"terminate()", sleep_forever, mt_process_terminate},
+		{"kill()", sleep_forever, mt_process_kill},
+		{"segfault", crash, NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		mt_process *p;
+		if (mt_process_start(&p, cases[i].fn, NULL, NULL))
+			continue;
+		if (cases[i].end)
+			cases[i].end(p);
+		mt_process_join(p, -1);
+		printf("  %-12s -> exitcode %d\n", cases[i].what, mt_process_exitcode(p));
+		mt_process_free(p);
+	}
+}
+
+/* ---- 4. processes do not share memory; threads do ---- */
+
+static int shared_n = 100;
+
+static int set_n_to_zero(void *arg)
+{
+	shared_n = 0;
+	printf("  in the child process: n = %d\n", shared_n);
+	return 0;
+}
+
+static void tour_isolation(void)
+{
+	mt_process *p;
+	if (mt_process_start(&p, set_n_to_zero, NULL, NULL))
+		return;
+	mt_process_join(p, -1);
+	mt_process_free(p);
+	printf("  in the parent:        n = %d (the child changed its own copy)\n",
+	       shared_n);
+}
+
+static _Atomic int thread_data;
+
+static int add_one(void *arg)
+{
+	atomic_fetch_add(&thread_data, 1);
+	return 0;
+}
+
+static void tour_threads(void)
+{
+	mt_thread *threads[10];
+	int started = 0;
+	for (int i = 0; i < 10; i++)
+		started += mt_thread_start(&threads[i], add_one, NULL, NULL) == 0;
+	for (int i = 0; i < started; i++) {
+		mt_thread_join(threads[i], -1);
+		mt_thread_free(threads[i]);
+	}
+	printf("  %d threads each added 1 to one variable: data = %d (shared)\n",
+	       started, atomic_load(&thread_data));
+	mt_thread *me = mt_thread_current();
+	printf("  current thread: %s, ident %lu, native id %d, %d alive\n",
+	       mt_thread_name(me), mt_thread_ident(me), mt_thread_native_id(me),
+	       mt_thread_active_count());
+}
+
+/* ---- 5. daemons ---- */
+
+static int start_daemon_then_return(void *arg)
+{
+	mt_process_opts opts = {.name = "guard", .daemon = true};
+	mt_process *guard;
+	if (mt_process_start(&guard, sleep_forever, NULL, &opts))
+		return 1;
+	*(volatile pid_t *)arg = 0; /* the child's copy: report through exit */
+	printf("  parent %d started daemon child %d, then returns\n", getpid(),
+	       mt_process_pid(guard));
+	fflush(stdout);
+	return 0;
+}
+
+static void tour_daemons(void)
+{
+	pid_t unused = 0;
+	mt_process *p;
+	if (mt_process_start(&p, start_daemon_then_return, &unused, NULL))
+		return;
+	mt_process_join(p, -1);
+	printf("  the parent's exit ended its daemon child (joined: exitcode %d)\n",
+	       mt_process_exitcode(p));
+	mt_process_free(p);
+	printf("  daemon threads are not waited for at exit; others are\n");
+}
+
+/* ---- the table ---- */
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median_start_join(bool process, int rounds)
+{
+	double samples[200];
+	if (rounds > 200)
+		rounds = 200;
+	for (int i = 0; i < rounds; i++) {
+		double t0 = now_seconds();
+		if (process) {
+			mt_process *p;
+			if (mt_process_start(&p, return_zero, NULL, NULL) == 0) {
+				mt_process_join(p, -1);
+				mt_process_free(p);
+			}
+		} else {
+			mt_thread *t;
+			if (mt_thread_start(&t, return_zero, NULL, NULL) == 0) {
+				mt_thread_join(t, -1);
+				mt_thread_free(t);
+			}
+		}
+		samples[i] = now_seconds() - t0;
+	}
+	qsort(samples, (size_t)rounds, sizeof samples[0], compare_doubles);
+	return samples[rounds / 2];
+}
+
+static void tour_table(void)
+{
+	double thread = median_start_join(false, 200);
+	double process = median_start_join(true, 100);
+	printf("  %-28s %12s\n", "operation (median)", "time");
+	printf("  %-28s %9.1f us\n", "thread start + join", thread * 1e6);
+	printf("  %-28s %9.1f us\n", "process start + join", process * 1e6);
+	printf("  a process costs %.0fx a thread here\n", process / thread);
+}
+
+static const struct scenario {
+	const char *title;
+	void (*run)(void);
+} scenarios[] = {
+	{"fork: one call, two returns (os.fork)", tour_fork},
+	{"zombies: an ended child nobody waited for", tour_zombie},
+	{"mtask reaps every child itself", tour_no_zombies},
+	{"Process: 吃饭, 睡觉, 打豆豆 at once", tour_three_processes},
+	{"exit codes as Python reports them", tour_exit_codes},
+	{"processes do not share memory", tour_isolation},
+	{"threads share memory (threading.Thread)", tour_threads},
+	{"daemons end with their parent", tour_daemons},
+	{"measured on this machine", tour_table},
+};
+
+static void print_usage(void)
+{
+	printf("usage: mtask tour [--list] [--only N]\n\n"
+	       "Runs the notes' scenarios in order, briefly, and ends with a table\n"
+	       "of figures measured on this machine.\n\n"
+	       "  --list    list the scenarios and exit\n"
+	       "  --only N  run scenario N only (1-%zu)\n",
+	       sizeof scenarios / sizeof scenarios[0]);
+}
+
+int cmd_tour(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"list", no_argument, NULL, 'l'},
+		{"only", required_argument, NULL, 'o'},
+		{0},
+	};
+	const long count = (long)(sizeof scenarios / sizeof scenarios[0]);
+	long only = 0;
+	int opt;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			print_usage();
+			return 0;
+		case 'l':
+			for (long i = 0; i < count; i++)
+				printf("%2ld. %s\n", i + 1, scenarios[i].title);
+			return 0;
+		case 'o':
+			if (!cli_parse_long(optarg, 1, count, &only))
+				return cli_usage_error("tour", "--only wants 1-%ld, not '%s'",
+						       count, optarg);
+			break;
+		default:
+			return cli_usage_error("tour", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("tour", "unexpected argument '%s'", argv[optind]);
+	for (long i = 0; i < count; i++) {
+		if (only && i + 1 != only)
+			continue;
+		printf("%s%ld. %s\n", i ? "\n" : "", i + 1, scenarios[i].title);
+		fflush(stdout);
+		scenarios[i].run();
+		fflush(stdout);
+	}
+	return 0;
+}

@@ -78,7 +78,8 @@ MT_HIDDEN bool mt__trace_on(void);
 MT_HIDDEN void mt__trace_init_from_env(void);
 MT_HIDDEN void mt__trace_at_exit(void);
 MT_HIDDEN void mt__trace_before_fork(void);
-MT_HIDDEN void mt__trace_after_fork(void); /* parent and child alike */
+MT_HIDDEN void mt__trace_after_fork_parent(void);
+MT_HIDDEN void mt__trace_after_fork_child(void);
 
 /* A complete span ("ph":"X") on track (pid, tid). exitcode is added as an
  * argument unless it is MT_NOEXIT. cat names the module ("process"). */

@@ -34,14 +34,14 @@ static void after_fork_in_parent(void)
 {
 	mt__children_after_fork_parent();
 	mt__threads_after_fork_parent();
-	mt__trace_after_fork();
+	mt__trace_after_fork_parent();
 }
 
 static void after_fork_in_child(void)
 {
 	mt__children_after_fork_child();
 	mt__threads_after_fork_child();
-	mt__trace_after_fork();
+	mt__trace_after_fork_child();
 }
 
 /* Runs before main (or at dlopen), so at_program_exit is registered before

@@ -59,6 +59,7 @@ struct mt_process {
 	_Atomic int exitcode;     /* MT_NOEXIT until reaped */
 	_Atomic uint32_t reaped;  /* futex word: 1 once exitcode is final */
 	_Atomic bool reap_claimed;
+	_Atomic int joiners; /* threads inside mt_process_join: they reap */
 	int pidfd;
 	pid_t pid;
 	pid_t owner; /* the process that started the child */
@@ -195,7 +196,11 @@ static bool is_reaped(const struct mt_process *p)
 
 static void reaper_saw_exit(struct mt_process *p)
 {
-	try_reap(p);
+	/* A joiner is awake on the same pidfd: let it reap, which saves it a
+	 * futex sleep and wake-up on the critical path. A joiner that leaves
+	 * checks the pidfd once more (leave_join), so no child is skipped. */
+	if (!atomic_load(&p->joiners))
+		try_reap(p);
 	pthread_mutex_lock(&registry.lock);
 	p->reaper_pending = false;
 	pthread_mutex_unlock(&registry.lock);
@@ -429,6 +434,21 @@ static int wait_child_end(struct mt_process *p, const mt__deadline *deadline)
 	}
 }
 
+static bool child_has_ended(const struct mt_process *p)
+{
+	struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* The last joiner to leave reaps a child that ended meanwhile, in case the
+ * reaper saw it end while joiners were present and left it to them. */
+static void leave_join(struct mt_process *p)
+{
+	if (atomic_fetch_sub(&p->joiners, 1) == 1 && !is_reaped(p) &&
+	    child_has_ended(p))
+		try_reap(p);
+}
+
 int mt_process_join(mt_process *p, double timeout)
 {
 	if (!p)
@@ -437,6 +457,7 @@ int mt_process_join(mt_process *p, double timeout)
 		return -ECHILD;
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
+	atomic_fetch_add(&p->joiners, 1);
 	while (!err && !is_reaped(p)) {
 		err = wait_child_end(p, &deadline);
 		if (err)
@@ -446,6 +467,7 @@ int mt_process_join(mt_process *p, double timeout)
 		if (!is_reaped(p))
 			err = mt__futex_wait(&p->reaped, 0, &deadline, false);
 	}
+	leave_join(p);
 	return is_reaped(p) ? 0 : err;
 }
 
@@ -484,8 +506,7 @@ bool mt_process_is_alive(mt_process *p)
 {
 	if (!p || p->owner != getpid() || is_reaped(p))
 		return false;
-	struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
-	if (poll(&pfd, 1, 0) == 1) {
+	if (child_has_ended(p)) {
 		try_reap(p);
 		return false;
 	}

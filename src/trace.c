@@ -203,7 +203,14 @@ void mt__trace_before_fork(void)
 	pthread_rwlock_wrlock(&trace.lock);
 }
 
-void mt__trace_after_fork(void)
+void mt__trace_after_fork_parent(void)
 {
 	pthread_rwlock_unlock(&trace.lock);
+}
+
+/* glibc records the writer's thread ID in the lock, and the child's thread
+ * has another one, so an unlock here would be taken for a reader's. */
+void mt__trace_after_fork_child(void)
+{
+	pthread_rwlock_init(&trace.lock, NULL);
 }

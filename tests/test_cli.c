@@ -1,0 +1,133 @@
+/* test_cli.c: the mtask program's contract: --help for every command,
+ * --version, and a one-line error with exit status 2 for bad arguments. */
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+struct run {
+	int status;
+	char out[1 << 14];
+	char err[4096];
+};
+
+/* Runs the mtask program with args (a shell word list) and captures its
+ * exit status, stdout and stderr. */
+static void run_mtask(struct run *r, const char *args)
+{
+	char err_path[] = "/tmp/mtask-cli-err-XXXXXX";
+	int err_fd = mkstemp(err_path);
+	assert_true(err_fd >= 0);
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s' </dev/null", MTASK_BIN, args, err_path);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	size_t n = fread(r->out, 1, sizeof r->out - 1, p);
+	r->out[n] = '\0';
+	int status = pclose(p);
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	n = (size_t)read(err_fd, r->err, sizeof r->err - 1);
+	r->err[n > 0 && n < sizeof r->err ? n : 0] = '\0';
+	close(err_fd);
+	unlink(err_path);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void assert_usage_error(const char *args, const char *words)
+{
+	struct run r;
+	run_mtask(&r, args);
+	assert_int_equal(r.status, 2);
+	assert_int_equal(count_lines(r.err), 1);
+	assert_non_null(strstr(r.err, words));
+	assert_string_equal(r.out, "");
+}
+
+static void version_prints_the_version(void **state)
+{
+	struct run r;
+	run_mtask(&r, "--version");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "mtask 0."));
+}
+
+static void help_lists_every_command(void **state)
+{
+	struct run r;
+	run_mtask(&r, "--help");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "tour"));
+	assert_non_null(strstr(r.out, "bench"));
+}
+
+static void every_command_has_help(void **state)
+{
+	static const char *commands[] = {"tour", "bench"};
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		char args[64];
+		struct run r;
+		snprintf(args, sizeof args, "%s --help", commands[i]);
+		run_mtask(&r, args);
+		assert_int_equal(r.status, 0);
+		assert_non_null(strstr(r.out, "usage: mtask"));
+		assert_non_null(strstr(r.out, commands[i]));
+	}
+}
+
+static void bad_arguments_give_one_line_and_exit_2(void **state)
+{
+	assert_usage_error("", "missing command");
+	assert_usage_error("frobnicate", "unknown command 'frobnicate'");
+	assert_usage_error("--frob", "unknown option '--frob'");
+	assert_usage_error("tour --only 0", "--only");
+	assert_usage_error("tour --only x", "--only");
+	assert_usage_error("tour --bogus", "unknown option");
+	assert_usage_error("tour extra", "unexpected argument");
+	assert_usage_error("bench --bogus", "--bogus");
+	assert_usage_error("bench no-such-benchmark", "no-such-benchmark");
+}
+
+static void tour_lists_and_runs_scenarios(void **state)
+{
+	struct run r;
+	run_mtask(&r, "tour --list");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "fork"));
+	run_mtask(&r, "tour --only 5");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "exitcode -15"));
+	assert_non_null(strstr(r.out, "exitcode -9"));
+	assert_non_null(strstr(r.out, "exitcode -11"));
+}
+
+static void the_whole_tour_runs(void **state)
+{
+	struct run r;
+	run_mtask(&r, "tour");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "fork() returned 0"));
+	assert_non_null(strstr(r.out, "state 'Z'"));
+	assert_non_null(strstr(r.out, "打豆豆"));
+	assert_non_null(strstr(r.out, "n = 100"));
+	assert_non_null(strstr(r.out, "data = 10"));
+	assert_non_null(strstr(r.out, "process start + join"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(version_prints_the_version),
+		cmocka_unit_test(help_lists_every_command),
+		cmocka_unit_test(every_command_has_help),
+		cmocka_unit_test(bad_arguments_give_one_line_and_exit_2),
+		cmocka_unit_test(tour_lists_and_runs_scenarios),
+		cmocka_unit_test(the_whole_tour_runs),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

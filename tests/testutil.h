@@ -1,0 +1,90 @@
+/* testutil.h: what several test files need: cmocka, and facts read from
+ * /proc about this process (its zombies, its open descriptors). */
+#ifndef MTASK_TESTUTIL_H
+#define MTASK_TESTUTIL_H
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* Reads /proc/PID/stat: the state letter and the parent's PID. comm may
+ * hold spaces and parentheses, so parse after the last ')'. */
+static inline int proc_stat(pid_t pid, char *state, pid_t *ppid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *close_paren = strrchr(buf, ')');
+	int parent;
+	if (!close_paren || sscanf(close_paren + 1, " %c %d", state, &parent) != 2)
+		return -1;
+	*ppid = parent;
+	return 0;
+}
+
+/* The number of this process's children that are zombies now. */
+static inline int count_my_zombies(void)
+{
+	DIR *dir = opendir("/proc");
+	int zombies = 0;
+	struct dirent *e;
+	while (dir && (e = readdir(dir))) {
+		char state;
+		pid_t ppid;
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid > 0 && proc_stat(pid, &state, &ppid) == 0 &&
+		    ppid == getpid() && state == 'Z')
+			zombies++;
+	}
+	if (dir)
+		closedir(dir);
+	return zombies;
+}
+
+/* Waits up to `seconds` for this process to have no zombie children
+ * (reaping is asynchronous), and returns how many are left. */
+static inline int wait_for_no_zombies(double seconds)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	int left = count_my_zombies();
+	for (int i = 0; left && i < seconds * 100; i++) {
+		nanosleep(&pause, NULL);
+		left = count_my_zombies();
+	}
+	return left;
+}
+
+/* The number of open file descriptors of this process. */
+static inline int count_open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+	while (dir && readdir(dir))
+		n++;
+	if (dir)
+		closedir(dir);
+	return n - 3; /* ".", ".." and the directory's own descriptor */
+}
+
+static inline void sleep_seconds(double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+#endif
