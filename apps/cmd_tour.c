@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +75,36 @@ static void tour_zombie(void)
 	printf("  after waitpid() it is gone: state '%c'\n", process_state(pid));
 }
 
+/* A middle process forks a grandchild and exits at once; the grandchild,
+ * now an orphan, reports its parent before and after through a pipe. */
+static void tour_orphan(void)
+{
+	int fds[2];
+	if (pipe(fds))
+		return;
+	fflush(stdout);
+	pid_t middle = fork();
+	if (middle == 0) {
+		pid_t parent = getpid();
+		if (fork() == 0) {
+			while (getppid() == parent)
+				nap(0.001);
+			pid_t ids[2] = {parent, getppid()};
+			ssize_t ignored = write(fds[1], ids, sizeof ids);
+			(void)ignored;
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	waitpid(middle, NULL, 0);
+	pid_t ids[2];
+	if (read(fds[0], ids, sizeof ids) == sizeof ids)
+		printf("  the orphan's parent %d exited; PID %d adopted it\n", ids[0],
+		       ids[1]);
+	close(fds[0]);
+}
+
 static int return_zero(void *arg)
 {
 	return 0;
@@ -124,8 +155,8 @@ static int sleep_forever(void *arg)
 static int crash(void *arg)
 {
 	signal(SIGSEGV, SIG_DFL); /* past any sanitizer's handler */
-	static int *volatile nowhere;
-	*nowhere = 1;
+	int *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	*(volatile int *)page = 1; /* a real fault, not a null pointer */
 	return 0;
 }
 
@@ -209,7 +240,6 @@ static int start_daemon_then_return(void *arg)
 	mt_process *guard;
 	if (mt_process_start(&guard, sleep_forever, NULL, &opts))
 		return 1;
-	*(volatile pid_t *)arg = 0; /* the child's copy: report through exit */
 	printf("  parent %d started daemon child %d, then returns\n", getpid(),
 	       mt_process_pid(guard));
 	fflush(stdout);
@@ -218,9 +248,8 @@ static int start_daemon_then_return(void *arg)
 
 static void tour_daemons(void)
 {
-	pid_t unused = 0;
 	mt_process *p;
-	if (mt_process_start(&p, start_daemon_then_return, &unused, NULL))
+	if (mt_process_start(&p, start_daemon_then_return, NULL, NULL))
 		return;
 	mt_process_join(p, -1);
 	printf("  the parent's exit ended its daemon child (joined: exitcode %d)\n",
@@ -278,6 +307,7 @@ static const struct scenario {
 	void (*run)(void);
 } scenarios[] = {
 	{"fork: one call, two returns (os.fork)", tour_fork},
+	{"orphans: a child whose parent ended first", tour_orphan},
 	{"zombies: an ended child nobody waited for", tour_zombie},
 	{"mtask reaps every child itself", tour_no_zombies},
 	{"Process: 吃饭, 睡觉, 打豆豆 at once", tour_three_processes},

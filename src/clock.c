@@ -32,9 +32,9 @@ int mt__deadline_init(mt__deadline *d, double timeout)
 	if (d->forever)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &d->at);
-	double whole = floor(timeout);
-	d->at.tv_sec += (time_t)whole;
-	d->at.tv_nsec += (long)((timeout - whole) * 1e9);
+	time_t whole = (time_t)timeout; /* timeout >= 0: truncation is floor */
+	d->at.tv_sec += whole;
+	d->at.tv_nsec += (long)((timeout - (double)whole) * 1e9);
 	if (d->at.tv_nsec >= NSEC_PER_SEC) {
 		d->at.tv_sec++;
 		d->at.tv_nsec -= NSEC_PER_SEC;

@@ -228,12 +228,13 @@ static void serve_spawn_requests(void)
 	}
 }
 
-static void *reaper_main(void *unused)
+static void *reaper_main(void *arg)
 {
+	int epfd = (int)(intptr_t)arg;
 	pthread_setname_np(pthread_self(), "mtask-reaper");
 	struct epoll_event events[16];
 	for (;;) {
-		int n = epoll_wait(registry.epfd, events, MT_ARRAY_LEN(events), -1);
+		int n = epoll_wait(epfd, events, MT_ARRAY_LEN(events), -1);
 		for (int i = 0; i < n; i++) {
 			if (events[i].data.ptr)
 				reaper_saw_exit(events[i].data.ptr);
@@ -256,13 +257,16 @@ static int start_reaper_locked(void)
 	int err = 0;
 	if (epfd < 0 || wakefd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, wakefd, &ev))
 		err = -errno;
+	/* Published before the thread exists, which reads them unlocked. */
+	registry.epfd = epfd;
+	registry.wakefd = wakefd;
 	/* The reaper takes no signals: they belong to the program's threads. */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_t thread;
 	if (!err) {
 		pthread_sigmask(SIG_SETMASK, &all, &old);
-		err = -pthread_create(&thread, NULL, reaper_main, NULL);
+		err = -pthread_create(&thread, NULL, reaper_main, (void *)(intptr_t)epfd);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	if (err) {
@@ -270,11 +274,10 @@ static int start_reaper_locked(void)
 			close(epfd);
 		if (wakefd >= 0)
 			close(wakefd);
+		registry.epfd = registry.wakefd = -1;
 		return err;
 	}
 	pthread_detach(thread);
-	registry.epfd = epfd;
-	registry.wakefd = wakefd;
 	return 0;
 }
 
@@ -639,5 +642,7 @@ void mt__children_after_fork_child(void)
 	if (registry.wakefd >= 0)
 		close(registry.wakefd);
 	registry.epfd = registry.wakefd = -1;
-	pthread_mutex_init(&registry.lock, NULL);
+	/* The forking thread took the lock in before_fork; a normal mutex can
+	 * be unlocked by the child's only thread. */
+	pthread_mutex_unlock(&registry.lock);
 }

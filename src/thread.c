@@ -440,6 +440,7 @@ void mt__threads_shutdown(void)
 			return;
 		while (!atomic_load_explicit(&t->finished, memory_order_acquire))
 			mt__futex_wait(&t->finished, 0, NULL, false);
+		reclaim_finished(t); /* a handle never joined nor freed */
 		thread_unref(t);
 	}
 }
@@ -474,12 +475,10 @@ void mt__threads_after_fork_child(void)
 		}
 		t = next;
 	}
-	pthread_mutex_init(&registry.lock, NULL);
-	if (self) {
+	/* The forking thread is the child's main thread now, as in Python;
+	 * a thread without a record gets the main record on first use. */
+	if (self)
 		registry_add_locked(self);
-		if (self->kind != KIND_MAIN && self != &main_record)
-			main_thread = self;
-	} else {
-		main_thread = &main_record;
-	}
+	main_thread = self ? self : &main_record;
+	pthread_mutex_unlock(&registry.lock); /* taken in before_fork */
 }

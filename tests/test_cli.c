@@ -99,7 +99,7 @@ static void tour_lists_and_runs_scenarios(void **state)
 	run_mtask(&r, "tour --list");
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "fork"));
-	run_mtask(&r, "tour --only 5");
+	run_mtask(&r, "tour --only 6");
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "exitcode -15"));
 	assert_non_null(strstr(r.out, "exitcode -9"));
@@ -113,6 +113,7 @@ static void the_whole_tour_runs(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "fork() returned 0"));
 	assert_non_null(strstr(r.out, "state 'Z'"));
+	assert_non_null(strstr(r.out, "adopted it"));
 	assert_non_null(strstr(r.out, "打豆豆"));
 	assert_non_null(strstr(r.out, "n = 100"));
 	assert_non_null(strstr(r.out, "data = 10"));

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "mtask/mtask.h"
@@ -30,8 +31,10 @@ static int crash_with_segfault(void *arg)
 	/* Sanitizer runtimes catch SIGSEGV and exit(1): give it back to the
 	 * kernel so the child dies of the signal, as the test expects. */
 	signal(SIGSEGV, SIG_DFL);
-	static int *volatile nowhere;
-	*nowhere = 1;
+	/* A page with no access: a real fault that UBSan's null check and
+	 * ASan's shadow check both let through to the hardware. */
+	int *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	*(volatile int *)page = 1;
 	return 0;
 }
 

@@ -39,6 +39,8 @@ static void thousand_children_leave_no_zombies_and_no_fds(void **state)
 	assert_int_equal(wait_for_no_zombies(30), 0);
 	for (int i = 0; i < 3000 && count_open_fds() != fds_before; i++)
 		sleep_seconds(0.01); /* the reaper closes freed children's pidfds */
+	if (count_open_fds() != fds_before)
+		system("ls -l /proc/$PPID/fd >&2");
 	assert_int_equal(count_open_fds(), fds_before);
 }
 
