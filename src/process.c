@@ -460,15 +460,18 @@ int mt_process_join(mt_process *p, double timeout)
 		return -ECHILD;
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
+	if (err)
+		return err;
 	atomic_fetch_add(&p->joiners, 1);
-	while (!err && !is_reaped(p)) {
+	while (!is_reaped(p)) {
 		err = wait_child_end(p, &deadline);
 		if (err)
 			break;
 		try_reap(p);
 		/* If another thread holds the claim, it publishes shortly. */
-		if (!is_reaped(p))
-			err = mt__futex_wait(&p->reaped, 0, &deadline, false);
+		if (!is_reaped(p) &&
+		    (err = mt__futex_wait(&p->reaped, 0, &deadline, false)))
+			break;
 	}
 	leave_join(p);
 	return is_reaped(p) ? 0 : err;

@@ -1,0 +1,506 @@
+/* test_examples.c: runs every program in examples/ and checks that its
+ * output shows the lesson it teaches, in the order the lesson needs. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h> /* after the four headers it needs */
+
+#ifndef EXAMPLES_DIR
+#error "EXAMPLES_DIR must name the directory of the built examples"
+#endif
+
+/* No example should come near this; a hung one fails instead of blocking. */
+#define RUN_TIMEOUT_SECONDS 10.0
+
+struct run {
+	char out[64 * 1024];
+	size_t len;
+	int status;	/* as from waitpid */
+	double seconds; /* from start until stdout closed and the exit */
+};
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static pid_t spawn_example(const char *name, const char *arg, int out_fd)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", EXAMPLES_DIR, name);
+	char *argv[] = {path, (char *)arg, NULL};
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(out_fd, STDOUT_FILENO);
+		execv(path, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Reads fd until EOF, which comes when the example and every process it
+ * left behind have closed their stdout. False on timeout. */
+static bool read_all(int fd, struct run *r, double deadline)
+{
+	for (;;) {
+		int left_ms = (int)((deadline - now_seconds()) * 1000);
+		if (left_ms <= 0)
+			return false;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int n = poll(&pfd, 1, left_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		ssize_t got = read(fd, r->out + r->len, sizeof r->out - 1 - r->len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return true;
+		r->len += (size_t)got;
+		r->out[r->len] = '\0';
+	}
+}
+
+/* Runs examples/NAME [ARG], captures its stdout, and fails the test unless
+ * it exits with status 0 in time. stderr passes through, so that sanitizer
+ * reports land in the test log. */
+static void run_example(struct run *r, const char *name, const char *arg)
+{
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	memset(r, 0, sizeof *r);
+	fflush(NULL);
+	double start = now_seconds();
+	pid_t pid = spawn_example(name, arg, pipefd[1]);
+	assert_true(pid > 0);
+	close(pipefd[1]);
+	bool complete = read_all(pipefd[0], r, start + RUN_TIMEOUT_SECONDS);
+	close(pipefd[0]);
+	if (!complete)
+		kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &r->status, 0), pid);
+	r->seconds = now_seconds() - start;
+	print_message("---- %s %s (%.2f s)\n%s", name, arg ? arg : "", r->seconds, r->out);
+	if (!complete)
+		fail_msg("%s did not finish within %.0f s", name, RUN_TIMEOUT_SECONDS);
+	if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
+		fail_msg("%s ended with wait status 0x%x", name, r->status);
+}
+
+/* The offset of needle in the output, or fails the test. */
+static size_t position_of(const struct run *r, const char *needle)
+{
+	const char *at = strstr(r->out, needle);
+	if (!at)
+		fail_msg("output lacks \"%s\"", needle);
+	return (size_t)(at - r->out);
+}
+
+static void assert_absent(const struct run *r, const char *needle)
+{
+	if (strstr(r->out, needle))
+		fail_msg("output should not hold \"%s\"", needle);
+}
+
+static void assert_in_order(const struct run *r, const char *first, const char *second)
+{
+	if (position_of(r, first) >= position_of(r, second))
+		fail_msg("\"%s\" should come before \"%s\"", first, second);
+}
+
+static int count_of(const struct run *r, const char *needle)
+{
+	int n = 0;
+	for (const char *at = r->out; (at = strstr(at, needle)); at += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The start of the first line of the output that contains needle, or
+ * fails the test. */
+static const char *line_with(const struct run *r, const char *needle)
+{
+	const char *line = r->out + position_of(r, needle);
+	while (line > r->out && line[-1] != '\n')
+		line--;
+	return line;
+}
+
+/* Parses the line that contains needle with a scanf format (a literal)
+ * that must fill `fields` conversions and match to its end: the %n
+ * catches a mismatch in the text after the last conversion. */
+#define scan_line(r, needle, fields, format, ...)                                                  \
+	do {                                                                                       \
+		const char *line_ = line_with(r, needle);                                          \
+		int end_ = -1;                                                                     \
+		int got_ = sscanf(line_, format "%n", __VA_ARGS__, &end_);                         \
+		if (got_ != (fields) || end_ < 0)                                                  \
+			fail_msg("cannot parse \"%.60s\" as \"%s\"", line_, format);               \
+	} while (0)
+
+/* ---- the raw system-call lessons ---- */
+
+static void fork_returns_child_pid_to_parent_and_zero_to_child(void **state)
+{
+	static struct run r;
+	run_example(&r, "fork_basics", NULL);
+	int child, child_ppid, returned, parent;
+	scan_line(&r, "new (", 2, "new (子进程 child): fork returned 0, pid %d, ppid %d", &child,
+		  &child_ppid);
+	scan_line(&r, "old (", 2, "old (父进程 parent): fork returned %d, pid %d", &returned,
+		  &parent);
+	assert_int_equal(returned, child);
+	assert_int_equal(child_ppid, parent);
+	assert_int_not_equal(child, parent);
+
+	/* "finished" once per process; the pre-fork line not duplicated. */
+	char line[64];
+	snprintf(line, sizeof line, "finished (pid %d)\n", child);
+	position_of(&r, line);
+	snprintf(line, sizeof line, "finished (pid %d)\n", parent);
+	position_of(&r, line);
+	assert_int_equal(count_of(&r, "finished"), 2);
+	assert_int_equal(count_of(&r, "before fork"), 1);
+}
+
+static void exit_flushes_and_runs_atexit_but__exit_does_not(void **state)
+{
+	static struct run r;
+	run_example(&r, "exit_status", NULL);
+	position_of(&r, "exited, WEXITSTATUS = 3\n");
+	position_of(&r, "exited, WEXITSTATUS = 4\n");
+	position_of(&r, "exited, WEXITSTATUS = 148\n"); /* 404 & 0xff */
+	assert_in_order(&r, "unflushed text from exit(4)", "WEXITSTATUS = 4");
+	/* Once in the exit(4) child, once in the parent: never for _exit. */
+	assert_int_equal(count_of(&r, "atexit handler ran"), 2);
+	assert_in_order(&r, "atexit handler ran", "WEXITSTATUS = 4");
+#ifndef __SANITIZE_THREAD__
+	/* TSan's _exit interceptor flushes stdio, so there the dropped
+	 * buffer comes out after all. */
+	assert_absent(&r, "unflushed text from _exit(3)");
+#endif
+}
+
+static void orphan_is_adopted_after_its_parent_exits(void **state)
+{
+	static struct run r;
+	run_example(&r, "orphan", NULL);
+	int child, parent, orphan, gone_parent, adopter;
+	scan_line(&r, "子进程 child", 2, "子进程 child %d: my parent is %d", &child, &parent);
+	scan_line(&r, "孤儿进程 orphan", 3, "孤儿进程 orphan %d: parent %d is gone, adopted by %d",
+		  &orphan, &gone_parent, &adopter);
+	assert_int_equal(orphan, child);
+	assert_int_equal(gone_parent, parent);
+	assert_true(adopter > 0);
+	assert_int_not_equal(adopter, parent);
+	assert_int_not_equal(adopter, child);
+	assert_in_order(&r, "子进程 child", "父进程 parent");
+	assert_in_order(&r, "父进程 parent", "孤儿进程 orphan");
+	assert_in_order(&r, "孤儿进程 orphan", "main: the orphan has finished");
+}
+
+static void zombie_stays_in_state_Z_until_waitpid(void **state)
+{
+	static struct run r;
+	run_example(&r, "zombie", NULL);
+	int pid, reaped;
+	scan_line(&r, "has exited", 1, "child %d has exited, state Z", &pid);
+	scan_line(&r, "waitpid(", 1, "waitpid(%d) collected exit status 7", &reaped);
+	assert_int_equal(reaped, pid);
+	assert_in_order(&r, "state Z", "collected exit status 7");
+	assert_in_order(&r, "collected exit status 7",
+			"after waitpid, state -: gone from the process table");
+}
+
+static void double_fork_hands_grandchild_to_the_system(void **state)
+{
+	static struct run r;
+	run_example(&r, "double_fork", NULL);
+	int parent, first, grandchild, writer, writer_parent;
+	scan_line(&r, "reaped first child", 2, "parent %d: reaped first child %d, exit status 0",
+		  &parent, &first);
+	scan_line(&r, "写代码", 2, "写代码 (writing code) in grandchild %d, parent %d", &writer,
+		  &writer_parent);
+	scan_line(&r, "not mine", 1, "parent %*d: grandchild %d is not mine", &grandchild);
+	assert_int_equal(writer, grandchild);
+	/* Adopted: neither the exited first child nor the grandparent. */
+	assert_int_not_equal(writer_parent, first);
+	assert_int_not_equal(writer_parent, parent);
+	assert_int_equal(count_of(&r, "写代码"), 3);
+	assert_int_equal(count_of(&r, "测代码"), 2);
+	/* The grandchild's work ran alongside the parent's, after the
+	 * parent had already reaped the first child. */
+	assert_in_order(&r, "reaped first child", "写代码");
+	assert_in_order(&r, "写代码", "waitpid(grandchild) = ECHILD");
+}
+
+static void sigchld_ignore_makes_wait_fail_with_echild(void **state)
+{
+	static struct run r;
+	run_example(&r, "sigchld_ignore", NULL);
+	const char *wait_line = "wait() = -1, errno ECHILD";
+	assert_in_order(&r, "exiting with status 1", wait_line);
+	assert_in_order(&r, "exiting with status 2", wait_line);
+	assert_in_order(&r, "exiting with status 3", wait_line);
+	assert_absent(&r, "a status was kept");
+}
+
+/* ---- multiprocessing.Process ---- */
+
+static void process_args_passes_a_struct_and_joins_exitcode_0(void **state)
+{
+	static struct run r;
+	run_example(&r, "process_args", NULL);
+	int main_pid, child, child_ppid, started;
+	scan_line(&r, "主进程", 1, "主进程 (main process): pid %d", &main_pid);
+	scan_line(&r, "我是子进程", 2, "我是子进程 (I am the child): pid %d, ppid %d", &child,
+		  &child_ppid);
+	scan_line(&r, "started greeter", 1, "started greeter, pid %d", &started);
+	assert_int_equal(child_ppid, main_pid);
+	assert_int_equal(started, child);
+	assert_in_order(&r, "hello bob (age 18)", "我是子进程");
+	/* join: the child's lines precede everything after it. */
+	assert_in_order(&r, "我是子进程", "执行主进程的内容了");
+	assert_in_order(&r, "执行主进程的内容了", "greeter exitcode 0\n");
+}
+
+static void three_processes_print_each_task_then_finished(void **state)
+{
+	static struct run r;
+	run_example(&r, "three_processes", NULL);
+	/* Sleeps of 0.3, 0.4 and 0.5 s give the order... */
+	assert_in_order(&r, "吃饭", "睡觉");
+	assert_in_order(&r, "睡觉", "打豆豆");
+	assert_in_order(&r, "打豆豆", "finished");
+	/* ...and, run at once rather than in turn, well under 1.2 s. */
+	double seconds;
+	scan_line(&r, "finished", 1, "finished after %lf s", &seconds);
+	if (seconds >= 1.0)
+		fail_msg("took %.2f s: the processes did not run at once", seconds);
+
+	int main_pid;
+	scan_line(&r, "main process", 1, "main process %d", &main_pid);
+	const char *task[] = {"吃饭", "睡觉", "打豆豆"};
+	int pids[3];
+	for (int i = 0; i < 3; i++) {
+		/* The line after the task's text: "ppid -- pid". */
+		const char *next = strchr(r.out + position_of(&r, task[i]), '\n');
+		int ppid;
+		assert_non_null(next);
+		assert_int_equal(sscanf(next + 1, "%d -- %d", &ppid, &pids[i]), 2);
+		assert_int_equal(ppid, main_pid);
+		assert_int_not_equal(pids[i], main_pid);
+	}
+	assert_int_not_equal(pids[0], pids[1]);
+	assert_int_not_equal(pids[1], pids[2]);
+	assert_int_not_equal(pids[0], pids[2]);
+}
+
+static void custom_process_runs_f1_then_f2_in_one_child(void **state)
+{
+	static struct run r;
+	run_example(&r, "custom_process", NULL);
+	int main_pid, step1_pid, step2_pid, child;
+	scan_line(&r, "主进程", 1, "主进程 (main process) %d", &main_pid);
+	scan_line(&r, "步骤1", 1, "步骤1 (step 1): value 2, pid %d", &step1_pid);
+	scan_line(&r, "步骤2", 1, "步骤2 (step 2): value 2, pid %d", &step2_pid);
+	scan_line(&r, "MyProcess", 1, "MyProcess (pid %d) exitcode 0", &child);
+	assert_int_equal(step1_pid, child);
+	assert_int_equal(step2_pid, child);
+	assert_int_not_equal(child, main_pid);
+	assert_in_order(&r, "步骤1", "步骤2");
+	assert_in_order(&r, "步骤2", "MyProcess (pid");
+}
+
+static void process_isolation_keeps_parent_n_at_100(void **state)
+{
+	static struct run r;
+	run_example(&r, "process_isolation", NULL);
+	char child_addr[32], parent_addr[32];
+	scan_line(&r, "子进程内", 1, "子进程内 (in the child): n = 0, &n = %31s", child_addr);
+	scan_line(&r, "主进程内", 1, "主进程内 (in the parent): n = 100, &n = %31s", parent_addr);
+	/* Same virtual address, different memory. */
+	assert_string_equal(child_addr, parent_addr);
+	assert_in_order(&r, "子进程内", "主进程内");
+}
+
+static void process_exitcodes_are_return_value_or_minus_signal(void **state)
+{
+	static struct run r;
+	run_example(&r, "process_exitcodes", NULL);
+	const struct {
+		const char *name;
+		int code;
+	} expected[] = {
+		{"returns-3", 3},  {"terminate", -15}, {"kill", -9},
+		{"segfault", -11}, {"abort", -6},
+	};
+	for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+		char needle[64], format[64];
+		int code;
+		snprintf(needle, sizeof needle, "%s ", expected[i].name);
+		snprintf(format, sizeof format, "%s exitcode %%d", expected[i].name);
+		/* The first line naming it may be the "running" one: find the
+		 * line with the code. */
+		const char *at = strstr(r.out, needle);
+		while (at && (at != r.out && at[-1] != '\n'))
+			at = strstr(at + 1, needle);
+		while (at && sscanf(at, format, &code) != 1) {
+			at = strchr(at, '\n');
+			at = at ? strstr(at, needle) : NULL;
+		}
+		if (!at)
+			fail_msg("no exit code line for %s", expected[i].name);
+		assert_int_equal(code, expected[i].code);
+	}
+	position_of(&r, "running, exitcode is MT_NOEXIT: yes");
+}
+
+/* ---- threading.Thread ---- */
+
+static void thread_create_by_function_and_by_struct_with_names(void **state)
+{
+	static struct run r;
+	run_example(&r, "thread_create", NULL);
+	unsigned long main_ident, first_ident, first_joined, second_ident, second_joined;
+	scan_line(&r, "name MainThread", 1,
+		  "  current thread: name MainThread, ident %lu, alive true, "
+		  "daemon false",
+		  &main_ident);
+	scan_line(&r, "name 子线程1", 1, "  current thread: name 子线程1, ident %lu, alive true",
+		  &first_ident);
+	scan_line(&r, "joined 子线程1", 1, "joined 子线程1 (ident %lu), alive now: false",
+		  &first_joined);
+	scan_line(&r, "name Thread-1", 1, "  current thread: name Thread-1, ident %lu, alive true",
+		  &second_ident);
+	scan_line(&r, "joined Thread-1", 1, "joined Thread-1 (ident %lu), result 10",
+		  &second_joined);
+	assert_int_equal(first_ident, first_joined);
+	assert_int_equal(second_ident, second_joined);
+	assert_int_not_equal(first_ident, main_ident);
+	assert_int_equal(count_of(&r, "子线程运行 (child thread runs) 1\n"), 2);
+	assert_in_order(&r, "name 子线程1", "name Thread-1");
+}
+
+static void thread_shared_data_counts_to_ten_across_threads(void **state)
+{
+	static struct run r;
+	run_example(&r, "thread_shared_data", NULL);
+	/* Every thread saw the increments of those before it: the values
+	 * run 1..10, one per thread. */
+	bool seen[10] = {false};
+	const char *line = r.out;
+	for (int expect = 1; expect <= 10; expect++) {
+		int thread, value;
+		if (sscanf(line, "线程%d : %d", &thread, &value) != 2)
+			fail_msg("line %d: \"%.30s\"", expect, line);
+		assert_int_equal(value, expect);
+		assert_in_range(thread, 0, 9);
+		assert_false(seen[thread]);
+		seen[thread] = true;
+		line = strchr(line, '\n') + 1;
+	}
+	assert_string_equal(line, "main thread sees data = 10\n");
+}
+
+static void daemon_thread_dies_with_the_program(void **state)
+{
+	static struct run r;
+	run_example(&r, "thread_daemon", "daemon");
+	position_of(&r, "主线程执行代码 (main thread done)");
+	assert_absent(&r, "子线程执行代码");
+	/* The daemon sleeps 2 s; the program does not wait for it. */
+	if (r.seconds >= 1.5)
+		fail_msg("took %.2f s: exit waited for the daemon thread", r.seconds);
+}
+
+static void nondaemon_thread_holds_up_the_exit(void **state)
+{
+	static struct run r;
+	run_example(&r, "thread_daemon", "nondaemon");
+	assert_in_order(&r, "主线程执行代码", "子线程执行代码 (child thread done");
+}
+
+static void join_waits_for_a_daemon_thread(void **state)
+{
+	static struct run r;
+	run_example(&r, "thread_daemon", "join");
+	assert_in_order(&r, "子线程执行代码 (child thread done", "主线程执行代码");
+}
+
+static void thread_daemon_without_argument_runs_all_three_cases(void **state)
+{
+	static struct run r;
+	run_example(&r, "thread_daemon", NULL);
+	assert_in_order(&r, "== thread_daemon daemon", "== thread_daemon nondaemon");
+	assert_in_order(&r, "== thread_daemon nondaemon", "== thread_daemon join");
+	assert_int_equal(count_of(&r, "主线程执行代码"), 3);
+	assert_int_equal(count_of(&r, "子线程执行代码"), 2);
+}
+
+static void thread_vs_process_times_both_starts(void **state)
+{
+	static struct run r;
+	run_example(&r, "thread_vs_process", NULL);
+	double thread_s, process_s, thread_us, process_us;
+	scan_line(&r, "thread:", 1, "执行时间 (elapsed) thread: %lf s", &thread_s);
+	scan_line(&r, "process:", 1, "执行时间 (elapsed) process: %lf s", &process_s);
+	scan_line(&r, "mean of", 2, "mean of 20 runs: thread %lf us, process %lf us", &thread_us,
+		  &process_us);
+	assert_true(thread_s > 0 && process_s > 0);
+	assert_true(thread_us > 0 && process_us > 0);
+	/* func ran once in the thread and once in the process. */
+	assert_int_equal(count_of(&r, "func\n"), 2);
+	assert_in_order(&r, "线程执行", "执行时间 (elapsed) thread:");
+	assert_in_order(&r, "执行时间 (elapsed) thread:", "进程执行");
+}
+
+int main(void)
+{
+#ifdef __SANITIZE_THREAD__
+	/* TSan sleeps 1 s at exit in every process that still has a second
+	 * thread (mtask's reaper); that is noise here, and adds up. */
+	const char *old = getenv("TSAN_OPTIONS");
+	char options[512];
+	snprintf(options, sizeof options, "%s%satexit_sleep_ms=0", old ? old : "",
+		 old && *old ? ":" : "");
+	setenv("TSAN_OPTIONS", options, 1);
+#endif
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fork_returns_child_pid_to_parent_and_zero_to_child),
+		cmocka_unit_test(exit_flushes_and_runs_atexit_but__exit_does_not),
+		cmocka_unit_test(orphan_is_adopted_after_its_parent_exits),
+		cmocka_unit_test(zombie_stays_in_state_Z_until_waitpid),
+		cmocka_unit_test(double_fork_hands_grandchild_to_the_system),
+		cmocka_unit_test(sigchld_ignore_makes_wait_fail_with_echild),
+		cmocka_unit_test(process_args_passes_a_struct_and_joins_exitcode_0),
+		cmocka_unit_test(three_processes_print_each_task_then_finished),
+		cmocka_unit_test(custom_process_runs_f1_then_f2_in_one_child),
+		cmocka_unit_test(process_isolation_keeps_parent_n_at_100),
+		cmocka_unit_test(process_exitcodes_are_return_value_or_minus_signal),
+		cmocka_unit_test(thread_create_by_function_and_by_struct_with_names),
+		cmocka_unit_test(thread_shared_data_counts_to_ten_across_threads),
+		cmocka_unit_test(daemon_thread_dies_with_the_program),
+		cmocka_unit_test(nondaemon_thread_holds_up_the_exit),
+		cmocka_unit_test(join_waits_for_a_daemon_thread),
+		cmocka_unit_test(thread_daemon_without_argument_runs_all_three_cases),
+		cmocka_unit_test(thread_vs_process_times_both_starts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
