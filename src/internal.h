@@ -5,12 +5,53 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
 #define MT_HIDDEN __attribute__((visibility("hidden")))
 #define MT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- intrusive doubly linked lists (the registries of every module) ---- */
+
+/* A node or a list head. A head links to itself when the list is empty; a
+ * node links to itself when it is on no list, so "is it listed" needs no
+ * flag of its own. */
+struct mt__list {
+	struct mt__list *prev, *next;
+};
+
+#define MT__LIST_INIT(head) {&(head), &(head)}
+#define mt__list_entry(node, type, member) \
+	((type *)((char *)(node) - offsetof(type, member)))
+#define mt__list_for_each(node, head) \
+	for (struct mt__list *node = (head)->next; node != (head); node = node->next)
+
+static inline void mt__list_init(struct mt__list *node)
+{
+	node->prev = node->next = node;
+}
+
+static inline bool mt__list_linked(const struct mt__list *node)
+{
+	return node->next != node;
+}
+
+static inline void mt__list_add(struct mt__list *head, struct mt__list *node)
+{
+	node->next = head->next;
+	node->prev = head;
+	head->next->prev = node;
+	head->next = node;
+}
+
+static inline void mt__list_del(struct mt__list *node)
+{
+	node->prev->next = node->next;
+	node->next->prev = node->prev;
+	mt__list_init(node);
+}
 
 /* ---- clock.c: one absolute monotonic deadline per blocking call ---- */
 

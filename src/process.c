@@ -64,11 +64,10 @@ struct mt_process {
 	pid_t pid;
 	pid_t owner; /* the process that started the child */
 	bool daemon;
-	bool listed;         /* in the registry; guarded by registry.lock */
 	bool reaper_pending; /* the reaper still holds a reference; likewise */
 	int number;          /* this child's place among its siblings */
 	double start_us;
-	struct mt_process *prev, *next;
+	struct mt__list link; /* in registry.all; guarded by registry.lock */
 	char name[PROCESS_NAME_MAX];
 };
 
@@ -85,11 +84,14 @@ struct spawn_request {
 
 static struct {
 	pthread_mutex_t lock;
-	struct mt_process *head; /* every record of this process not yet freed */
+	struct mt__list all; /* every record of this process not yet freed */
 	struct spawn_request *requests;
 	int epfd;   /* the reaper's epoll set, -1 until it starts */
 	int wakefd; /* eventfd that announces spawn requests */
-} registry = {.lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .wakefd = -1};
+} registry = {.lock = PTHREAD_MUTEX_INITIALIZER,
+	      .all = MT__LIST_INIT(registry.all),
+	      .epfd = -1,
+	      .wakefd = -1};
 
 /* The process this code runs in, as multiprocessing.current_process(). */
 static struct {
@@ -111,25 +113,13 @@ static int pidfd_send_signal(int pidfd, int signo)
 
 /* ---- records ---- */
 
-static void registry_unlink_locked(struct mt_process *p)
-{
-	if (!p->listed)
-		return;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		registry.head = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	p->listed = false;
-}
-
 static void process_unref(struct mt_process *p)
 {
 	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	pthread_mutex_lock(&registry.lock);
-	registry_unlink_locked(p);
+	if (mt__list_linked(&p->link))
+		mt__list_del(&p->link);
 	pthread_mutex_unlock(&registry.lock);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
@@ -144,6 +134,7 @@ static struct mt_process *process_new(const mt_process_opts *opts)
 	atomic_init(&p->refs, 1);
 	atomic_init(&p->exitcode, MT_NOEXIT);
 	p->pidfd = -1;
+	mt__list_init(&p->link);
 	p->owner = getpid();
 	p->daemon = opts->daemon;
 	int n = atomic_fetch_add(&me.children_started, 1) + 1;
@@ -397,11 +388,7 @@ int mt_process_start(mt_process **out, mt_fn fn, void *arg,
 	if (err)
 		goto out_free;
 	pthread_mutex_lock(&registry.lock);
-	p->next = registry.head;
-	if (registry.head)
-		registry.head->prev = p;
-	registry.head = p;
-	p->listed = true;
+	mt__list_add(&registry.all, &p->link);
 	err = watch_child_locked(p);
 	pthread_mutex_unlock(&registry.lock);
 	if (err) /* cannot watch it: take it back rather than risk a zombie */
@@ -564,8 +551,9 @@ static size_t collect_live_children(struct mt_process **out, size_t cap,
 	size_t n = 0;
 	pid_t self = getpid();
 	pthread_mutex_lock(&registry.lock);
-	for (struct mt_process *p = registry.head; p && n < cap; p = p->next) {
-		if (p->owner == self && p->daemon == daemon && !is_reaped(p)) {
+	mt__list_for_each(node, &registry.all) {
+		struct mt_process *p = mt__list_entry(node, struct mt_process, link);
+		if (n < cap && p->owner == self && p->daemon == daemon && !is_reaped(p)) {
 			atomic_fetch_add(&p->refs, 1);
 			out[n++] = p;
 		}
@@ -624,11 +612,11 @@ void mt__children_after_fork_parent(void)
  * with the parent, so it is only closed here, never modified. */
 void mt__children_after_fork_child(void)
 {
-	struct mt_process *p = registry.head;
-	registry.head = NULL;
-	while (p) {
-		struct mt_process *next = p->next;
-		p->listed = false;
+	struct mt__list *node = registry.all.next;
+	while (node != &registry.all) {
+		struct mt_process *p = mt__list_entry(node, struct mt_process, link);
+		node = node->next;
+		mt__list_init(&p->link);
 		if (p->pidfd >= 0)
 			close(p->pidfd);
 		p->pidfd = -1;
@@ -637,8 +625,8 @@ void mt__children_after_fork_child(void)
 			if (atomic_fetch_sub(&p->refs, 1) == 1)
 				free(p);
 		}
-		p = next;
 	}
+	mt__list_init(&registry.all);
 	registry.requests = NULL;
 	if (registry.epfd >= 0)
 		close(registry.epfd);

@@ -40,21 +40,20 @@ struct mt_thread {
 	_Atomic int reclaim;
 	enum thread_kind kind;
 	bool daemon;
-	bool listed; /* in the registry; guarded by registry.lock */
 	pthread_t handle;
 	mt_fn fn;
 	void *arg;
 	double start_us;
-	struct mt_thread *prev, *next;
+	struct mt__list link; /* in registry.live; guarded by registry.lock */
 	char name[MT_THREAD_NAME_MAX];
 };
 
 static struct {
 	pthread_mutex_t lock;
-	struct mt_thread *head;
+	struct mt__list live;
 	_Atomic int next_thread_number;
 	_Atomic int next_dummy_number;
-} registry = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} registry = {.lock = PTHREAD_MUTEX_INITIALIZER, .live = MT__LIST_INIT(registry.live)};
 
 static struct mt_thread main_record;
 static struct mt_thread *main_thread = &main_record;
@@ -80,41 +79,18 @@ static void set_kernel_name(const char *name)
 	pthread_setname_np(pthread_self(), shortname);
 }
 
-static void registry_add_locked(struct mt_thread *t)
-{
-	t->prev = NULL;
-	t->next = registry.head;
-	if (registry.head)
-		registry.head->prev = t;
-	registry.head = t;
-	t->listed = true;
-}
-
-static void registry_remove_locked(struct mt_thread *t)
-{
-	if (!t->listed)
-		return;
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		registry.head = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	t->prev = t->next = NULL;
-	t->listed = false;
-}
-
 static void registry_add(struct mt_thread *t)
 {
 	pthread_mutex_lock(&registry.lock);
-	registry_add_locked(t);
+	mt__list_add(&registry.live, &t->link);
 	pthread_mutex_unlock(&registry.lock);
 }
 
 static void registry_remove(struct mt_thread *t)
 {
 	pthread_mutex_lock(&registry.lock);
-	registry_remove_locked(t);
+	if (mt__list_linked(&t->link))
+		mt__list_del(&t->link);
 	pthread_mutex_unlock(&registry.lock);
 }
 
@@ -135,7 +111,7 @@ static void record_init(struct mt_thread *t, enum thread_kind kind,
 	atomic_init(&t->reclaim, RECLAIM_NONE);
 	t->kind = kind;
 	t->daemon = daemon;
-	t->listed = false;
+	mt__list_init(&t->link);
 	copy_name(t->name, name);
 }
 
@@ -399,10 +375,11 @@ int mt_thread_enumerate(mt_thread_info *out, size_t cap)
 	mt_thread_current(); /* a foreign caller counts itself, as in Python */
 	int n = 0;
 	pthread_mutex_lock(&registry.lock);
-	for (struct mt_thread *t = registry.head; t; t = t->next, n++) {
-		if ((size_t)n >= cap)
+	mt__list_for_each(node, &registry.live) {
+		struct mt_thread *t = mt__list_entry(node, struct mt_thread, link);
+		if ((size_t)n++ >= cap)
 			continue;
-		mt_thread_info *info = &out[n];
+		mt_thread_info *info = &out[n - 1];
 		copy_name(info->name, t->name);
 		info->ident = (unsigned long)t->handle;
 		info->native_id = atomic_load(&t->native_id);
@@ -422,9 +399,11 @@ int mt_thread_active_count(void)
 
 static struct mt_thread *first_nondaemon_started(void)
 {
-	for (struct mt_thread *t = registry.head; t; t = t->next)
+	mt__list_for_each(node, &registry.live) {
+		struct mt_thread *t = mt__list_entry(node, struct mt_thread, link);
 		if (t->kind == KIND_STARTED && !t->daemon && t != self)
 			return t;
+	}
 	return NULL;
 }
 
@@ -460,12 +439,11 @@ void mt__threads_after_fork_parent(void)
  * pthreads are never joined (they do not exist here). */
 void mt__threads_after_fork_child(void)
 {
-	struct mt_thread *t = registry.head;
-	registry.head = NULL;
-	while (t) {
-		struct mt_thread *next = t->next;
-		t->listed = false;
-		t->prev = t->next = NULL;
+	struct mt__list *node = registry.live.next;
+	while (node != &registry.live) {
+		struct mt_thread *t = mt__list_entry(node, struct mt_thread, link);
+		node = node->next;
+		mt__list_init(&t->link);
 		if (t != self && t->kind == KIND_STARTED) {
 			atomic_store(&t->reclaim, RECLAIM_GONE);
 			atomic_store(&t->refs, 1);
@@ -473,12 +451,12 @@ void mt__threads_after_fork_child(void)
 		} else if (t != self && t->kind == KIND_DUMMY) {
 			free(t);
 		}
-		t = next;
 	}
+	mt__list_init(&registry.live);
 	/* The forking thread is the child's main thread now, as in Python;
 	 * a thread without a record gets the main record on first use. */
 	if (self)
-		registry_add_locked(self);
+		mt__list_add(&registry.live, &self->link);
 	main_thread = self ? self : &main_record;
 	pthread_mutex_unlock(&registry.lock); /* taken in before_fork */
 }
