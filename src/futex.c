@@ -41,3 +41,27 @@ void mt__futex_wake(_Atomic uint32_t *word, int n, bool shared)
 		op |= FUTEX_PRIVATE_FLAG;
 	futex(word, op, (uint32_t)n, NULL, 0);
 }
+
+void mt__event_set(_Atomic uint32_t *word)
+{
+	if (atomic_exchange_explicit(word, MT__EVENT_SET, memory_order_acq_rel) !=
+	    0)
+		mt__futex_wake(word, INT32_MAX, false);
+}
+
+int mt__event_wait(_Atomic uint32_t *word, const mt__deadline *deadline)
+{
+	enum { SLEEPERS = 2 };
+	for (;;) {
+		uint32_t seen = atomic_load_explicit(word, memory_order_acquire);
+		if (seen == MT__EVENT_SET)
+			return 0;
+		if (seen == 0 &&
+		    !atomic_compare_exchange_weak_explicit(word, &seen, SLEEPERS,
+							   memory_order_acq_rel,
+							   memory_order_acquire))
+			continue;
+		if (mt__futex_wait(word, SLEEPERS, deadline, false) == -ETIMEDOUT)
+			return mt__event_is_set(word) ? 0 : -ETIMEDOUT;
+	}
+}

@@ -85,6 +85,19 @@ MT_HIDDEN int mt__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 /* Wakes up to n sleepers on word (INT32_MAX: all). */
 MT_HIDDEN void mt__futex_wake(_Atomic uint32_t *word, int n, bool shared);
 
+/* A one-shot event on a futex word, set once and never reset: 0 not set,
+ * MT__EVENT_SET set, 2 not set and somebody sleeps. The setter makes a
+ * wake-up system call only when somebody sleeps. Private to a process. */
+#define MT__EVENT_SET 1u
+static inline bool mt__event_is_set(const _Atomic uint32_t *word)
+{
+	return atomic_load_explicit((_Atomic uint32_t *)word, memory_order_acquire) ==
+	       MT__EVENT_SET;
+}
+MT_HIDDEN void mt__event_set(_Atomic uint32_t *word);
+/* Returns 0 once set, -ETIMEDOUT at the deadline (NULL: none). */
+MT_HIDDEN int mt__event_wait(_Atomic uint32_t *word, const mt__deadline *deadline);
+
 /* ---- lifecycle.c: load, exit and fork hooks in a fixed order ---- */
 
 /* Every module that needs the hooks references lifecycle.o through this,
@@ -94,6 +107,32 @@ extern const char mt__lifecycle_linked;
 	__attribute__((used)) static const char *const keep_lifecycle_linked = \
 		&mt__lifecycle_linked
 
+/* What a forked child must know, in one place so that the fork hook, the
+ * only one, writes a single page (each page written in a child while its
+ * parent runs costs a page copy). generation is incremented in every forked
+ * child: records made before the fork carry an older one, so a child tells
+ * the parent's copies from its own without walking or writing them. */
+struct mt__fork_state {
+	unsigned generation;
+	const void *forking_thread; /* thread.c's record of it, if any */
+	const void *process;        /* process.c's record of this child, if any */
+};
+extern struct mt__fork_state mt__fork;
+#define mt__fork_generation (mt__fork.generation)
+
+/* Resets a module's per-process state lazily, once per fork generation,
+ * at its first use in a child: reset runs in one thread while others that
+ * arrive meanwhile wait for it. A program's first process never resets. */
+struct mt__fork_once {
+	_Atomic unsigned claimed, ready;
+};
+MT_HIDDEN void mt__after_fork_once(struct mt__fork_once *once, void (*reset)(void));
+static inline bool mt__fork_once_stale(struct mt__fork_once *once)
+{
+	return atomic_load_explicit(&once->ready, memory_order_acquire) !=
+	       mt__fork_generation;
+}
+
 /* Runs at normal program exit and when an mtask child finishes: waits for
  * non-daemon threads, then ends and reaps the process's children. */
 MT_HIDDEN void mt__shutdown_tasks(void);
@@ -101,16 +140,11 @@ MT_HIDDEN void mt__shutdown_tasks(void);
 /* ---- thread.c ---- */
 MT_HIDDEN void mt__threads_shutdown(void);   /* join non-daemon threads */
 MT_HIDDEN void mt__threads_init(void);        /* at load: the main thread */
-MT_HIDDEN void mt__threads_before_fork(void);
-MT_HIDDEN void mt__threads_after_fork_parent(void);
-MT_HIDDEN void mt__threads_after_fork_child(void);
+MT_HIDDEN void mt__threads_after_fork_child(void); /* in the fork hook */
 MT_HIDDEN pid_t mt__gettid(void);
 
 /* ---- process.c: the registry of child processes and its reaper ---- */
 MT_HIDDEN void mt__children_shutdown(void);  /* SIGTERM daemons, join all */
-MT_HIDDEN void mt__children_before_fork(void);
-MT_HIDDEN void mt__children_after_fork_parent(void);
-MT_HIDDEN void mt__children_after_fork_child(void);
 
 /* ---- trace.c: the small internal trace API every module uses ---- */
 
@@ -118,8 +152,6 @@ MT_HIDDEN void mt__children_after_fork_child(void);
 MT_HIDDEN bool mt__trace_on(void);
 MT_HIDDEN void mt__trace_init_from_env(void);
 MT_HIDDEN void mt__trace_at_exit(void);
-MT_HIDDEN void mt__trace_before_fork(void);
-MT_HIDDEN void mt__trace_after_fork_parent(void);
 MT_HIDDEN void mt__trace_after_fork_child(void);
 
 /* A complete span ("ph":"X") on track (pid, tid). exitcode is added as an

@@ -1,13 +1,31 @@
 /* lifecycle.c: the library's hooks into the life of the program, in one
  * place so that their order is explicit: load (the main thread's record,
- * MTASK_TRACE), fork (the registries' locks), and exit (join threads, then
+ * MTASK_TRACE), fork (the child's reset), and exit (join threads, then
  * children, then close the trace). */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "internal.h"
 
 MT_HIDDEN const char mt__lifecycle_linked;
+MT_HIDDEN struct mt__fork_state mt__fork;
+
+void mt__after_fork_once(struct mt__fork_once *once, void (*reset)(void))
+{
+	unsigned generation = mt__fork_generation;
+	if (!mt__fork_once_stale(once))
+		return;
+	unsigned seen = atomic_load(&once->claimed);
+	if (seen != generation &&
+	    atomic_compare_exchange_strong(&once->claimed, &seen, generation)) {
+		reset();
+		atomic_store_explicit(&once->ready, generation, memory_order_release);
+		return;
+	}
+	while (mt__fork_once_stale(once))
+		sched_yield();
+}
 
 void mt__shutdown_tasks(void)
 {
@@ -23,23 +41,15 @@ static void at_program_exit(void)
 	mt__trace_at_exit();
 }
 
-static void before_fork(void)
-{
-	mt__trace_before_fork();
-	mt__threads_before_fork();
-	mt__children_before_fork();
-}
-
-static void after_fork_in_parent(void)
-{
-	mt__children_after_fork_parent();
-	mt__threads_after_fork_parent();
-	mt__trace_after_fork_parent();
-}
-
+/* The only fork hook, and only in the child: nothing in the parent, whose
+ * every write after fork would copy a page it now shares with the child.
+ * Nor does it take locks before the fork. It writes mt__fork and nothing
+ * else (trace state only while tracing); modules reset their own state at
+ * their first use in the child (mt__after_fork_once) and never walk lists
+ * another thread of the parent may have been changing. */
 static void after_fork_in_child(void)
 {
-	mt__children_after_fork_child();
+	mt__fork_generation++;
 	mt__threads_after_fork_child();
 	mt__trace_after_fork_child();
 }
@@ -50,6 +60,6 @@ __attribute__((constructor)) static void library_loaded(void)
 {
 	mt__threads_init();
 	mt__trace_init_from_env();
-	pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+	pthread_atfork(NULL, NULL, after_fork_in_child);
 	atexit(at_program_exit);
 }

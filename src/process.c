@@ -1,35 +1,48 @@
 /* process.c: child processes with multiprocessing.Process semantics.
  *
- * Reaping without zombies and without stealing. Each child gets a pidfd
- * right after fork. A library thread, the reaper, waits on all pidfds of
- * this process's children in one epoll set (EPOLLONESHOT: one event per
- * child) and reaps each child with waitid(P_PIDFD) as soon as it ends, so a
- * child nobody joins never stays a zombie. Joiners poll the same pidfd and
- * may reap first; the reap_claimed flag lets exactly one of them call
- * waitid, and the others sleep on the `reaped` futex word until the status
- * is published. Nothing here ever waits for "any child", so children that
- * other code started keep their statuses.
+ * Reaping without zombies, without stealing, and without slowing fork.
+ * Each child gets a pidfd right after fork and is registered, EPOLLONESHOT,
+ * in one epoll set per process: the set reports each ended child once.
+ * Nothing here ever waits for "any child", so children that other code
+ * started keep their statuses.
  *
- * Ownership. A record has two owners: the user's handle and the reaper's
- * pending epoll event (refs = 2). mt_process_free drops the first, the
- * reaper drops the second after handling the child's end; whoever drops
- * last frees the record and closes its pidfd. The reaper therefore never
- * touches freed memory, whatever the order of exit, join and free.
+ * Who reaps (waitid(P_PIDFD)) a child that ended:
+ *  - a thread in mt_process_join, which sleeps on the child's pidfd;
+ *  - otherwise the next mt_process_start or mt_process_free, which first
+ *    drain the epoll set without blocking ("sweep");
+ *  - and, once one exists, the reaper thread, which blocks on the set and
+ *    reaps at once. It starts the first time a handle of a running child is
+ *    freed (nobody could reap that child otherwise) or a daemon is started
+ *    from a thread other than the main one (see below).
+ * The reap_claimed flag lets exactly one of them call waitid; the others
+ * sleep on the `reaped` futex word until the status is published.
+ *
+ * Why not always a reaper thread: on the virtual machines this was measured
+ * on, a fork costs mostly copy-on-write page faults (~20 us each), and once a
+ * process has a second thread, glibc's fork takes its multi-threaded path,
+ * which writes to several freshly shared pages: a start+join loop gets 1.4x
+ * slower from the thread's mere existence. The same reasoning keeps the fork
+ * hooks to one small child handler that writes as little as it can.
+ *
+ * Ownership. A record has two owners: the user's handle and the child's
+ * epoll registration (refs = 2 while `watched`). Whoever consumes the
+ * child's one epoll event, or mt_process_free of a reaped child when no
+ * reaper thread runs (it then removes the registration itself), drops the
+ * second; mt_process_free drops the first; the last one frees the record
+ * and closes the pidfd. With a reaper thread running, only the reaper
+ * consumes registrations, so it never holds an event for freed memory.
  *
  * Daemon children are armed with PR_SET_PDEATHSIG, which fires when the
- * *thread* that forked them ends, not the process. So daemon children are
- * forked by the reaper thread, which lives exactly as long as the process:
- * the caller hands it a spawn request through an eventfd and sleeps until
- * the fork is done.
- *
- * Fork hooks (lifecycle.c) keep the registry consistent across any fork:
- * its lock is taken before and released after; in the child, the parent's
- * children are forgotten and their descriptors closed. */
+ * *thread* that forked them ends, not the process. The main thread lives as
+ * long as the process, so daemons started from it are forked in place;
+ * daemons started from other threads are forked by the reaper thread, which
+ * also lives as long as the process. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -56,17 +69,18 @@ MT_KEEP_LIFECYCLE;
 
 struct mt_process {
 	_Atomic int refs;
-	_Atomic int exitcode;     /* MT_NOEXIT until reaped */
-	_Atomic uint32_t reaped;  /* futex word: 1 once exitcode is final */
+	_Atomic int exitcode;    /* MT_NOEXIT until reaped */
+	_Atomic uint32_t reaped; /* event: exitcode is final */
 	_Atomic bool reap_claimed;
 	_Atomic int joiners; /* threads inside mt_process_join: they reap */
 	int pidfd;
 	pid_t pid;
 	pid_t owner; /* the process that started the child */
+	unsigned generation; /* mt__fork_generation when the record was made */
 	bool daemon;
-	bool reaper_pending; /* the reaper still holds a reference; likewise */
-	int number;          /* this child's place among its siblings */
+	bool watched; /* registered in registry.epfd; guarded by registry.lock */
 	double start_us;
+	char identity[48]; /* "3" for a first process's 3rd child, "3:1" below */
 	struct mt__list link; /* in registry.all; guarded by registry.lock */
 	char name[PROCESS_NAME_MAX];
 };
@@ -78,7 +92,7 @@ struct spawn_request {
 	void *arg;
 	sigset_t mask; /* the caller's signal mask, for the child */
 	int result;
-	_Atomic uint32_t done; /* futex word */
+	_Atomic uint32_t done; /* event */
 	struct spawn_request *next;
 };
 
@@ -86,20 +100,53 @@ static struct {
 	pthread_mutex_t lock;
 	struct mt__list all; /* every record of this process not yet freed */
 	struct spawn_request *requests;
-	int epfd;   /* the reaper's epoll set, -1 until it starts */
-	int wakefd; /* eventfd that announces spawn requests */
+	int epfd;   /* the children's epoll set, -1 until the first start */
+	int wakefd; /* eventfd announcing spawn requests, -1 until the reaper */
+	bool reaper_running;
+	int children_started; /* for names: Process-N */
+	struct mt__fork_once fork_once;
 } registry = {.lock = PTHREAD_MUTEX_INITIALIZER,
 	      .all = MT__LIST_INIT(registry.all),
 	      .epfd = -1,
 	      .wakefd = -1};
 
-/* The process this code runs in, as multiprocessing.current_process(). */
-static struct {
-	char name[PROCESS_NAME_MAX];
-	char identity[48]; /* "" in the first process, "1", "1:2" below */
-	bool daemon;
-	_Atomic int children_started;
-} me = {.name = "MainProcess"};
+/* The record of the child this code runs in, NULL in a first process: its
+ * name and daemon flag are multiprocessing.current_process()'s. */
+static const struct mt_process *current_process(void)
+{
+	return mt__fork.process;
+}
+
+/* In a forked child the parent's children are not ours. Forget them
+ * without walking the list (another thread of the parent may have been
+ * changing it) and close the copies of the parent's descriptors; records
+ * left behind are recognised by their generation, and handles to them
+ * answer -ECHILD. The epoll set is shared with the parent, so it is only
+ * closed here, never modified. */
+static void reset_inherited_registry(void)
+{
+	if (registry.epfd >= 0)
+		close(registry.epfd);
+	if (registry.wakefd >= 0)
+		close(registry.wakefd);
+	registry.epfd = registry.wakefd = -1;
+	registry.reaper_running = false;
+	registry.requests = NULL;
+	registry.children_started = 0;
+	mt__list_init(&registry.all);
+	pthread_mutex_init(&registry.lock, NULL);
+}
+
+static void registry_lock(void)
+{
+	mt__after_fork_once(&registry.fork_once, reset_inherited_registry);
+	pthread_mutex_lock(&registry.lock);
+}
+
+static void registry_unlock(void)
+{
+	pthread_mutex_unlock(&registry.lock);
+}
 
 static int pidfd_open(pid_t pid)
 {
@@ -111,16 +158,20 @@ static int pidfd_send_signal(int pidfd, int signo)
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, signo, NULL, 0);
 }
 
+/* True for records made in this process, false for copies a fork left. */
+static bool is_ours(const struct mt_process *p)
+{
+	return p->generation == mt__fork_generation;
+}
+
 /* ---- records ---- */
 
-static void process_unref(struct mt_process *p)
+static void release_locked(struct mt_process *p)
 {
 	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	pthread_mutex_lock(&registry.lock);
-	if (mt__list_linked(&p->link))
+	if (is_ours(p) && mt__list_linked(&p->link))
 		mt__list_del(&p->link);
-	pthread_mutex_unlock(&registry.lock);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	free(p);
@@ -136,14 +187,20 @@ static struct mt_process *process_new(const mt_process_opts *opts)
 	p->pidfd = -1;
 	mt__list_init(&p->link);
 	p->owner = getpid();
+	p->generation = mt__fork_generation;
 	p->daemon = opts->daemon;
-	int n = atomic_fetch_add(&me.children_started, 1) + 1;
-	p->number = n;
+	registry_lock();
+	int n = ++registry.children_started;
+	registry_unlock();
+	const struct mt_process *parent = current_process();
+	if (parent)
+		snprintf(p->identity, sizeof p->identity, "%s:%d", parent->identity, n);
+	else
+		snprintf(p->identity, sizeof p->identity, "%d", n);
 	if (opts->name)
 		snprintf(p->name, sizeof p->name, "%s", opts->name);
 	else
-		snprintf(p->name, sizeof p->name, "Process-%s%s%d", me.identity,
-			 me.identity[0] ? ":" : "", n);
+		snprintf(p->name, sizeof p->name, "Process-%s", p->identity);
 	return p;
 }
 
@@ -154,6 +211,11 @@ static int exitcode_from(const siginfo_t *info)
 	if (info->si_code == CLD_EXITED)
 		return info->si_status;
 	return -info->si_status; /* CLD_KILLED, CLD_DUMPED: the signal */
+}
+
+static bool is_reaped(const struct mt_process *p)
+{
+	return mt__event_is_set(&p->reaped);
 }
 
 /* Reaps p if nobody else is doing it; returns at once otherwise. */
@@ -176,26 +238,31 @@ static void try_reap(struct mt_process *p)
 			       mt__now_us(), code);
 	}
 	atomic_store_explicit(&p->exitcode, code, memory_order_relaxed);
-	atomic_store_explicit(&p->reaped, 1, memory_order_release);
-	mt__futex_wake(&p->reaped, INT32_MAX, false);
+	mt__event_set(&p->reaped);
 }
 
-static bool is_reaped(const struct mt_process *p)
+/* Handles the one epoll event of an ended child: reaps it (unless a joiner
+ * is awake on it and will) and drops the registration's reference. */
+static void consume_exit_event_locked(struct mt_process *p)
 {
-	return atomic_load_explicit(&p->reaped, memory_order_acquire);
-}
-
-static void reaper_saw_exit(struct mt_process *p)
-{
-	/* A joiner is awake on the same pidfd: let it reap, which saves it a
-	 * futex sleep and wake-up on the critical path. A joiner that leaves
-	 * checks the pidfd once more (leave_join), so no child is skipped. */
 	if (!atomic_load(&p->joiners))
 		try_reap(p);
-	pthread_mutex_lock(&registry.lock);
-	p->reaper_pending = false;
-	pthread_mutex_unlock(&registry.lock);
-	process_unref(p);
+	p->watched = false;
+	release_locked(p);
+}
+
+/* Reaps the children that ended, without blocking. */
+static void sweep_locked(void)
+{
+	struct epoll_event events[16];
+	int n;
+	if (registry.epfd < 0 || registry.reaper_running)
+		return;
+	do {
+		n = epoll_wait(registry.epfd, events, MT_ARRAY_LEN(events), 0);
+		for (int i = 0; i < n; i++)
+			consume_exit_event_locked(events[i].data.ptr);
+	} while (n == (int)MT_ARRAY_LEN(events));
 }
 
 static int fork_child(struct mt_process *p, mt_fn fn, void *arg,
@@ -206,15 +273,14 @@ static void serve_spawn_requests(void)
 	uint64_t count;
 	if (read(registry.wakefd, &count, sizeof count) < 0)
 		return;
-	pthread_mutex_lock(&registry.lock);
+	registry_lock();
 	struct spawn_request *req = registry.requests;
 	registry.requests = NULL;
-	pthread_mutex_unlock(&registry.lock);
+	registry_unlock();
 	while (req) {
 		struct spawn_request *next = req->next;
 		req->result = fork_child(req->p, req->fn, req->arg, &req->mask);
-		atomic_store_explicit(&req->done, 1, memory_order_release);
-		mt__futex_wake(&req->done, 1, false);
+		mt__event_set(&req->done);
 		req = next; /* req itself may be gone: the caller was woken */
 	}
 }
@@ -226,88 +292,115 @@ static void *reaper_main(void *arg)
 	struct epoll_event events[16];
 	for (;;) {
 		int n = epoll_wait(epfd, events, MT_ARRAY_LEN(events), -1);
+		bool spawn_requested = false;
+		registry_lock();
 		for (int i = 0; i < n; i++) {
 			if (events[i].data.ptr)
-				reaper_saw_exit(events[i].data.ptr);
+				consume_exit_event_locked(events[i].data.ptr);
 			else
-				serve_spawn_requests();
+				spawn_requested = true;
 		}
+		registry_unlock();
+		if (spawn_requested)
+			serve_spawn_requests();
 	}
 	return NULL;
 }
 
-/* Starts the reaper on first use (and again in a child that starts its own
- * children). Called with registry.lock held. */
-static int start_reaper_locked(void)
+/* The epoll set, made on the first start (again in a forked child). */
+static int open_child_set_locked(void)
 {
 	if (registry.epfd >= 0)
 		return 0;
-	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	registry.epfd = epoll_create1(EPOLL_CLOEXEC);
+	return registry.epfd < 0 ? -errno : 0;
+}
+
+/* Starts the reaper thread, once per process. Called with the lock held. */
+static int start_reaper_locked(void)
+{
+	if (registry.reaper_running)
+		return 0;
 	int wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-	int err = 0;
-	if (epfd < 0 || wakefd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, wakefd, &ev))
-		err = -errno;
-	/* Published before the thread exists, which reads them unlocked. */
-	registry.epfd = epfd;
+	if (wakefd < 0)
+		return -errno;
+	if (epoll_ctl(registry.epfd, EPOLL_CTL_ADD, wakefd, &ev)) {
+		int err = -errno;
+		close(wakefd);
+		return err;
+	}
+	/* Published before the thread exists, which reads it unlocked. */
 	registry.wakefd = wakefd;
 	/* The reaper takes no signals: they belong to the program's threads. */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_t thread;
-	if (!err) {
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		err = -pthread_create(&thread, NULL, reaper_main, (void *)(intptr_t)epfd);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = -pthread_create(&thread, NULL, reaper_main,
+				  (void *)(intptr_t)registry.epfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
-		if (epfd >= 0)
-			close(epfd);
-		if (wakefd >= 0)
-			close(wakefd);
-		registry.epfd = registry.wakefd = -1;
+		epoll_ctl(registry.epfd, EPOLL_CTL_DEL, wakefd, NULL);
+		close(wakefd);
+		registry.wakefd = -1;
 		return err;
 	}
 	pthread_detach(thread);
+	registry.reaper_running = true;
 	return 0;
 }
 
-/* Hands p to the reaper, which then owns a second reference. */
+/* Registers p's pidfd, which then owns a second reference. */
 static int watch_child_locked(struct mt_process *p)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = p};
+	if (epoll_ctl(registry.epfd, EPOLL_CTL_ADD, p->pidfd, &ev))
+		return -errno;
 	atomic_fetch_add(&p->refs, 1);
-	p->reaper_pending = true;
-	if (epoll_ctl(registry.epfd, EPOLL_CTL_ADD, p->pidfd, &ev) == 0)
-		return 0;
-	p->reaper_pending = false;
-	atomic_fetch_sub(&p->refs, 1);
-	return -errno;
+	p->watched = true;
+	return 0;
 }
 
 /* ---- the child's side ---- */
+
+/* Python flushes sys.stdout and sys.stderr around a fork; so do we, and
+ * only when they hold text, because locking a stream writes to a page the
+ * fork has just shared, and each such write costs a page copy. */
+static void flush_std_streams(void)
+{
+	if (__fpending(stdout))
+		fflush(stdout);
+	if (__fpending(stderr))
+		fflush(stderr);
+}
+
+/* Everything the child learns about itself is in p, its copy of the
+ * record: one pointer to it is the only write (on the fork hook's page). */
+static void become_child(const struct mt_process *p)
+{
+	mt__fork.process = p;
+	char kernel_name[16]; /* the kernel keeps 15 bytes */
+	memcpy(kernel_name, p->name, sizeof kernel_name - 1);
+	kernel_name[sizeof kernel_name - 1] = '\0';
+	/* Through syscall(), which the parent has resolved already: the first
+	 * call of a libc function in a process binds its symbol, and that
+	 * lookup writes pages the fork shares, in every child anew. */
+	syscall(SYS_prctl, PR_SET_NAME, kernel_name, 0, 0, 0);
+}
 
 static _Noreturn void child_main(struct mt_process *p, mt_fn fn, void *arg,
 				 pid_t parent, const sigset_t *mask)
 {
 	if (p->daemon) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		if (getppid() != parent) /* the parent died before the prctl */
 			raise(SIGKILL);
+		if (mask) /* forked by the reaper, which blocks all signals */
+			pthread_sigmask(SIG_SETMASK, mask, NULL);
 	}
-	pthread_sigmask(SIG_SETMASK, mask, NULL);
-	char identity[sizeof me.identity];
-	snprintf(identity, sizeof identity, "%s%s%d", me.identity,
-		 me.identity[0] ? ":" : "", p->number);
-	snprintf(me.identity, sizeof me.identity, "%s", identity);
-	snprintf(me.name, sizeof me.name, "%s", p->name);
-	me.daemon = p->daemon;
-	atomic_store(&me.children_started, 0);
-	char kernel_name[16];
-	snprintf(kernel_name, sizeof kernel_name, "%s", p->name);
-	prctl(PR_SET_NAME, kernel_name);
-
-	double start_us = mt__now_us();
+	become_child(p);
+	double start_us = mt__trace_on() ? mt__now_us() : 0;
 	if (mt__trace_on())
 		mt__trace_process_name(getpid(), p->name);
 	int code = fn(arg);
@@ -315,17 +408,17 @@ static _Noreturn void child_main(struct mt_process *p, mt_fn fn, void *arg,
 	if (mt__trace_on())
 		mt__trace_span("process", "run", getpid(), getpid(), start_us,
 			       mt__now_us(), code & 0xff);
-	fflush(NULL);
+	flush_std_streams();
 	_exit(code & 0xff);
 }
 
 /* Forks and opens the child's pidfd. Runs in the caller's thread, or in
- * the reaper's for a daemon. */
+ * the reaper's for a daemon started off the main thread. */
 static int fork_child(struct mt_process *p, mt_fn fn, void *arg,
 		      const sigset_t *child_mask)
 {
 	pid_t parent = getpid();
-	p->start_us = mt__now_us();
+	p->start_us = mt__trace_on() ? mt__now_us() : 0;
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -347,16 +440,25 @@ static int fork_daemon_in_reaper(struct mt_process *p, mt_fn fn, void *arg)
 {
 	struct spawn_request req = {.p = p, .fn = fn, .arg = arg};
 	pthread_sigmask(SIG_SETMASK, NULL, &req.mask);
-	pthread_mutex_lock(&registry.lock);
-	req.next = registry.requests;
-	registry.requests = &req;
-	pthread_mutex_unlock(&registry.lock);
+	registry_lock();
+	int err = start_reaper_locked();
+	if (!err) {
+		req.next = registry.requests;
+		registry.requests = &req;
+	}
+	registry_unlock();
 	uint64_t one = 1;
+	if (err)
+		return err;
 	if (write(registry.wakefd, &one, sizeof one) < 0)
 		return -errno; /* cannot happen: the counter would have to overflow */
-	while (!atomic_load_explicit(&req.done, memory_order_acquire))
-		mt__futex_wait(&req.done, 0, NULL, false);
+	mt__event_wait(&req.done, NULL);
 	return req.result;
+}
+
+static bool on_main_thread(void)
+{
+	return mt__gettid() == getpid();
 }
 
 /* ---- the API ---- */
@@ -367,30 +469,28 @@ int mt_process_start(mt_process **out, mt_fn fn, void *arg,
 	static const mt_process_opts defaults;
 	if (!out || !fn)
 		return -EINVAL;
-	if (me.daemon)
+	if (mt_process_current_daemon())
 		return -EPERM;
 	struct mt_process *p = process_new(opts ? opts : &defaults);
 	if (!p)
 		return -ENOMEM;
-	pthread_mutex_lock(&registry.lock);
-	int err = start_reaper_locked();
-	pthread_mutex_unlock(&registry.lock);
+	registry_lock();
+	int err = open_child_set_locked();
+	sweep_locked();
+	registry_unlock();
 	if (err)
 		goto out_free;
-	fflush(NULL); /* or the child would print the parent's buffered output */
-	if (p->daemon) {
+	flush_std_streams(); /* or the child would print them a second time */
+	if (p->daemon && !on_main_thread())
 		err = fork_daemon_in_reaper(p, fn, arg);
-	} else {
-		sigset_t mask;
-		pthread_sigmask(SIG_SETMASK, NULL, &mask);
-		err = fork_child(p, fn, arg, &mask);
-	}
+	else
+		err = fork_child(p, fn, arg, NULL);
 	if (err)
 		goto out_free;
-	pthread_mutex_lock(&registry.lock);
+	registry_lock();
 	mt__list_add(&registry.all, &p->link);
 	err = watch_child_locked(p);
-	pthread_mutex_unlock(&registry.lock);
+	registry_unlock();
 	if (err) /* cannot watch it: take it back rather than risk a zombie */
 		goto out_kill;
 	*out = p;
@@ -398,7 +498,7 @@ int mt_process_start(mt_process **out, mt_fn fn, void *arg,
 out_kill:
 	pidfd_send_signal(p->pidfd, SIGKILL);
 	try_reap(p);
-	process_unref(p);
+	mt_process_free(p);
 	return err;
 out_free:
 	free(p);
@@ -417,9 +517,7 @@ static int wait_child_end(struct mt_process *p, const mt__deadline *deadline)
 			return 0;
 		if (n == 0 && !time_left)
 			return -ETIMEDOUT;
-		if (n == 0)
-			continue;
-		if (errno != EINTR)
+		if (n < 0 && errno != EINTR)
 			return -errno;
 	}
 }
@@ -430,8 +528,9 @@ static bool child_has_ended(const struct mt_process *p)
 	return poll(&pfd, 1, 0) == 1;
 }
 
-/* The last joiner to leave reaps a child that ended meanwhile, in case the
- * reaper saw it end while joiners were present and left it to them. */
+/* The last joiner to leave reaps a child that ended meanwhile, in case an
+ * epoll event for it was consumed while joiners were present and left the
+ * reaping to them. */
 static void leave_join(struct mt_process *p)
 {
 	if (atomic_fetch_sub(&p->joiners, 1) == 1 && !is_reaped(p) &&
@@ -443,7 +542,7 @@ int mt_process_join(mt_process *p, double timeout)
 {
 	if (!p)
 		return -EINVAL;
-	if (p->owner != getpid())
+	if (!is_ours(p) || p->owner != getpid())
 		return -ECHILD;
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
@@ -456,8 +555,7 @@ int mt_process_join(mt_process *p, double timeout)
 			break;
 		try_reap(p);
 		/* If another thread holds the claim, it publishes shortly. */
-		if (!is_reaped(p) &&
-		    (err = mt__futex_wait(&p->reaped, 0, &deadline, false)))
+		if (!is_reaped(p) && (err = mt__event_wait(&p->reaped, &deadline)))
 			break;
 	}
 	leave_join(p);
@@ -475,7 +573,7 @@ int mt_process_signal(mt_process *p, int signo)
 {
 	if (!p)
 		return -EINVAL;
-	if (p->owner != getpid())
+	if (!is_ours(p) || p->owner != getpid())
 		return -ECHILD;
 	if (is_reaped(p))
 		return 0;
@@ -497,7 +595,7 @@ int mt_process_kill(mt_process *p)
 
 bool mt_process_is_alive(mt_process *p)
 {
-	if (!p || p->owner != getpid() || is_reaped(p))
+	if (!p || !is_ours(p) || p->owner != getpid() || is_reaped(p))
 		return false;
 	if (child_has_ended(p)) {
 		try_reap(p);
@@ -526,20 +624,43 @@ int mt_process_fd(const mt_process *p)
 	return p ? p->pidfd : -1;
 }
 
+/* Drops the handle's reference. A child still running needs someone to
+ * reap it when it ends: the reaper thread, started now if need be (should
+ * that fail, the next sweep or program exit reaps it). A reaped child's
+ * registration goes too, unless the reaper owns registrations. */
 void mt_process_free(mt_process *p)
 {
-	if (p)
-		process_unref(p);
+	if (!p)
+		return;
+	if (!is_ours(p)) { /* a copy left by fork: only the memory is ours */
+		if (p->pidfd >= 0)
+			close(p->pidfd);
+		free(p);
+		return;
+	}
+	registry_lock();
+	if (!is_reaped(p)) {
+		start_reaper_locked();
+	} else if (p->watched && !registry.reaper_running) {
+		epoll_ctl(registry.epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+		p->watched = false;
+		release_locked(p);
+	}
+	sweep_locked();
+	release_locked(p);
+	registry_unlock();
 }
 
 const char *mt_process_current_name(void)
 {
-	return me.name;
+	const struct mt_process *p = current_process();
+	return p ? p->name : "MainProcess";
 }
 
 bool mt_process_current_daemon(void)
 {
-	return me.daemon;
+	const struct mt_process *p = current_process();
+	return p && p->daemon;
 }
 
 /* ---- program exit and fork ---- */
@@ -549,17 +670,24 @@ static size_t collect_live_children(struct mt_process **out, size_t cap,
 				    bool daemon)
 {
 	size_t n = 0;
-	pid_t self = getpid();
-	pthread_mutex_lock(&registry.lock);
+	registry_lock();
 	mt__list_for_each(node, &registry.all) {
 		struct mt_process *p = mt__list_entry(node, struct mt_process, link);
-		if (n < cap && p->owner == self && p->daemon == daemon && !is_reaped(p)) {
+		if (n < cap && p->daemon == daemon && !is_reaped(p)) {
 			atomic_fetch_add(&p->refs, 1);
 			out[n++] = p;
 		}
 	}
-	pthread_mutex_unlock(&registry.lock);
+	registry_unlock();
 	return n;
+}
+
+static void drop_collected(struct mt_process **batch, size_t n)
+{
+	registry_lock();
+	for (size_t i = 0; i < n; i++)
+		release_locked(batch[i]);
+	registry_unlock();
 }
 
 static void end_daemon_children(void)
@@ -573,8 +701,8 @@ static void end_daemon_children(void)
 			if (mt_process_join(batch[i], DAEMON_TERM_GRACE_SECONDS))
 				mt_process_kill(batch[i]);
 			mt_process_join(batch[i], -1);
-			process_unref(batch[i]);
 		}
+		drop_collected(batch, n);
 	}
 }
 
@@ -583,57 +711,16 @@ static void join_other_children(void)
 	struct mt_process *batch[64];
 	size_t n;
 	while ((n = collect_live_children(batch, MT_ARRAY_LEN(batch), false))) {
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n; i++)
 			mt_process_join(batch[i], -1);
-			process_unref(batch[i]);
-		}
+		drop_collected(batch, n);
 	}
 }
 
 void mt__children_shutdown(void)
 {
+	if (mt__fork_once_stale(&registry.fork_once))
+		return; /* a fresh child: none of the listed children are its own */
 	end_daemon_children();
 	join_other_children();
-}
-
-void mt__children_before_fork(void)
-{
-	pthread_mutex_lock(&registry.lock);
-}
-
-void mt__children_after_fork_parent(void)
-{
-	pthread_mutex_unlock(&registry.lock);
-}
-
-/* The parent's children are not ours: forget them, close their pidfds, and
- * drop the references their (absent) reaper held. Handles the child still
- * holds stay valid and answer -ECHILD. The reaper's epoll set is shared
- * with the parent, so it is only closed here, never modified. */
-void mt__children_after_fork_child(void)
-{
-	struct mt__list *node = registry.all.next;
-	while (node != &registry.all) {
-		struct mt_process *p = mt__list_entry(node, struct mt_process, link);
-		node = node->next;
-		mt__list_init(&p->link);
-		if (p->pidfd >= 0)
-			close(p->pidfd);
-		p->pidfd = -1;
-		if (p->reaper_pending) {
-			p->reaper_pending = false;
-			if (atomic_fetch_sub(&p->refs, 1) == 1)
-				free(p);
-		}
-	}
-	mt__list_init(&registry.all);
-	registry.requests = NULL;
-	if (registry.epfd >= 0)
-		close(registry.epfd);
-	if (registry.wakefd >= 0)
-		close(registry.wakefd);
-	registry.epfd = registry.wakefd = -1;
-	/* The forking thread took the lock in before_fork; a normal mutex can
-	 * be unlocked by the child's only thread. */
-	pthread_mutex_unlock(&registry.lock);
 }

@@ -8,9 +8,9 @@
  *
  * A started thread's record has two owners, the handle and the running
  * thread (refs = 2), so that mt_thread_free of a running thread only
- * detaches it. Joining waits on the `finished` futex word rather than in
- * pthread_join, which has no timeout; exactly one caller (a joiner or free)
- * then reclaims the pthread, as the `reclaim` state machine arbitrates. */
+ * detaches it. A join with a timeout waits on the `finished` event rather
+ * than in pthread_join, which has none; exactly one caller (a joiner or
+ * free) reclaims the pthread, as the `reclaim` state machine arbitrates. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -27,19 +27,20 @@ MT_KEEP_LIFECYCLE;
 enum thread_kind { KIND_STARTED, KIND_MAIN, KIND_DUMMY };
 
 /* Who releases the pthread of a started thread: nobody yet, a joiner
- * (pthread_join), mt_thread_free of a running thread (pthread_detach), or
- * nobody ever (the thread was lost in a fork). */
-enum reclaim { RECLAIM_NONE, RECLAIM_JOINED, RECLAIM_DETACHED, RECLAIM_GONE };
+ * (pthread_join), or mt_thread_free of a running thread (pthread_detach). */
+enum reclaim { RECLAIM_NONE, RECLAIM_JOINED, RECLAIM_DETACHED };
 
 struct mt_thread {
 	_Atomic int refs;
 	_Atomic int exitcode;
-	_Atomic uint32_t finished; /* futex word: 1 once fn returned */
-	_Atomic uint32_t started;  /* futex word: 1 once native_id is set */
+	_Atomic uint32_t finished; /* event: fn returned */
+	_Atomic uint32_t started;  /* event: native_id is set */
 	_Atomic int native_id;
 	_Atomic int reclaim;
 	enum thread_kind kind;
 	bool daemon;
+	bool named; /* given a name: the kernel's thread name follows it */
+	unsigned generation; /* mt__fork_generation when the record was made */
 	pthread_t handle;
 	mt_fn fn;
 	void *arg;
@@ -53,6 +54,7 @@ static struct {
 	struct mt__list live;
 	_Atomic int next_thread_number;
 	_Atomic int next_dummy_number;
+	struct mt__fork_once fork_once;
 } registry = {.lock = PTHREAD_MUTEX_INITIALIZER, .live = MT__LIST_INIT(registry.live)};
 
 static struct mt_thread main_record;
@@ -79,16 +81,38 @@ static void set_kernel_name(const char *name)
 	pthread_setname_np(pthread_self(), shortname);
 }
 
+/* In a forked child, the forking thread's record stays and it is the
+ * child's main thread now, as in Python; the other records are recognised
+ * by their generation (is_foreign) and never walked, since another thread
+ * of the parent may have been changing the list. */
+static void reset_inherited_registry(void)
+{
+	struct mt_thread *forking = (struct mt_thread *)mt__fork.forking_thread;
+	pthread_mutex_init(&registry.lock, NULL);
+	mt__list_init(&registry.live);
+	if (forking) {
+		forking->generation = mt__fork_generation;
+		mt__list_add(&registry.live, &forking->link);
+	}
+	main_thread = forking ? forking : &main_record;
+}
+
+static void registry_lock(void)
+{
+	mt__after_fork_once(&registry.fork_once, reset_inherited_registry);
+	pthread_mutex_lock(&registry.lock);
+}
+
 static void registry_add(struct mt_thread *t)
 {
-	pthread_mutex_lock(&registry.lock);
+	registry_lock();
 	mt__list_add(&registry.live, &t->link);
 	pthread_mutex_unlock(&registry.lock);
 }
 
 static void registry_remove(struct mt_thread *t)
 {
-	pthread_mutex_lock(&registry.lock);
+	registry_lock();
 	if (mt__list_linked(&t->link))
 		mt__list_del(&t->link);
 	pthread_mutex_unlock(&registry.lock);
@@ -111,6 +135,8 @@ static void record_init(struct mt_thread *t, enum thread_kind kind,
 	atomic_init(&t->reclaim, RECLAIM_NONE);
 	t->kind = kind;
 	t->daemon = daemon;
+	t->named = false;
+	t->generation = mt__fork_generation;
 	mt__list_init(&t->link);
 	copy_name(t->name, name);
 }
@@ -118,8 +144,7 @@ static void record_init(struct mt_thread *t, enum thread_kind kind,
 static void publish_native_id(struct mt_thread *t)
 {
 	atomic_store_explicit(&t->native_id, mt__gettid(), memory_order_relaxed);
-	atomic_store_explicit(&t->started, 1, memory_order_release);
-	mt__futex_wake(&t->started, INT32_MAX, false);
+	mt__event_set(&t->started);
 }
 
 void mt__threads_init(void)
@@ -145,8 +170,7 @@ static void thread_finish(struct mt_thread *t, int code)
 	 * active_count without this thread as soon as join returns. */
 	registry_remove(t);
 	atomic_store_explicit(&t->exitcode, code, memory_order_relaxed);
-	atomic_store_explicit(&t->finished, 1, memory_order_release);
-	mt__futex_wake(&t->finished, INT32_MAX, false);
+	mt__event_set(&t->finished);
 	thread_unref(t);
 }
 
@@ -155,7 +179,8 @@ static void *thread_main(void *arg)
 	struct mt_thread *t = arg;
 	self = t;
 	publish_native_id(t);
-	set_kernel_name(t->name);
+	if (t->named)
+		set_kernel_name(t->name);
 	if (mt__trace_on())
 		mt__trace_thread_name(getpid(), mt__gettid(), t->name);
 	thread_finish(t, t->fn(t->arg));
@@ -191,6 +216,7 @@ int mt_thread_start(mt_thread **out, mt_fn fn, void *arg,
 			 atomic_fetch_add(&registry.next_thread_number, 1) + 1);
 	record_init(t, KIND_STARTED, opts->name ? opts->name : fallback,
 		    opts->daemon);
+	t->named = opts->name != NULL;
 	atomic_init(&t->refs, 2); /* the handle and the running thread */
 	t->fn = fn;
 	t->arg = arg;
@@ -217,11 +243,22 @@ out_free:
 }
 
 /* Releases the pthread of a finished thread, once, whoever asks first. */
-static void reclaim_finished(struct mt_thread *t)
+static bool claim_reclaim(struct mt_thread *t, enum reclaim how)
 {
 	int none = RECLAIM_NONE;
-	if (atomic_compare_exchange_strong(&t->reclaim, &none, RECLAIM_JOINED))
+	return atomic_compare_exchange_strong(&t->reclaim, &none, how);
+}
+
+static void reclaim_finished(struct mt_thread *t)
+{
+	if (claim_reclaim(t, RECLAIM_JOINED))
 		pthread_join(t->handle, NULL);
+}
+
+/* A record copied by fork from the parent, whose thread is not here. */
+static bool is_foreign(const struct mt_thread *t)
+{
+	return t != self && t->generation != mt__fork_generation;
 }
 
 int mt_thread_join(mt_thread *t, double timeout)
@@ -232,29 +269,32 @@ int mt_thread_join(mt_thread *t, double timeout)
 		return -EDEADLK;
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
-	if (err)
-		return err;
-	while (!atomic_load_explicit(&t->finished, memory_order_acquire)) {
-		if (mt__futex_wait(&t->finished, 0, &deadline, false) == -ETIMEDOUT &&
-		    !atomic_load_explicit(&t->finished, memory_order_acquire))
-			return -ETIMEDOUT;
+	if (err || is_foreign(t))
+		return err; /* a thread of the parent: gone in this process */
+	/* The common join, for ever and alone, sleeps once, in pthread_join;
+	 * the thread announced its end before it exits. */
+	if (deadline.forever && claim_reclaim(t, RECLAIM_JOINED)) {
+		pthread_join(t->handle, NULL);
+		return 0;
 	}
-	reclaim_finished(t);
-	return 0;
+	err = mt__event_wait(&t->finished, &deadline);
+	if (!err)
+		reclaim_finished(t);
+	return err;
 }
 
 void mt_thread_free(mt_thread *t)
 {
 	if (!t || t->kind != KIND_STARTED)
 		return;
-	if (atomic_load_explicit(&t->finished, memory_order_acquire)) {
-		reclaim_finished(t);
-	} else {
-		int none = RECLAIM_NONE;
-		if (atomic_compare_exchange_strong(&t->reclaim, &none,
-						   RECLAIM_DETACHED))
-			pthread_detach(t->handle);
+	if (is_foreign(t)) { /* its thread never runs here: only memory is ours */
+		free(t);
+		return;
 	}
+	if (mt__event_is_set(&t->finished))
+		reclaim_finished(t);
+	else if (claim_reclaim(t, RECLAIM_DETACHED))
+		pthread_detach(t->handle);
 	thread_unref(t);
 }
 
@@ -263,7 +303,7 @@ void mt_thread_free(mt_thread *t)
 static bool record_alive(const struct mt_thread *t)
 {
 	if (t->kind == KIND_STARTED)
-		return !atomic_load_explicit(&t->finished, memory_order_acquire);
+		return !is_foreign(t) && !mt__event_is_set(&t->finished);
 	return true; /* the main thread and dummies live while they can ask */
 }
 
@@ -274,7 +314,7 @@ bool mt_thread_is_alive(mt_thread *t)
 
 int mt_thread_exitcode(const mt_thread *t)
 {
-	if (!t || !atomic_load_explicit(&t->finished, memory_order_acquire))
+	if (!t || !mt__event_is_set(&t->finished))
 		return MT_NOEXIT;
 	return atomic_load_explicit(&t->exitcode, memory_order_relaxed);
 }
@@ -303,8 +343,7 @@ pid_t mt_thread_native_id(mt_thread *t)
 {
 	if (!t)
 		return 0;
-	while (!atomic_load_explicit(&t->started, memory_order_acquire))
-		mt__futex_wait(&t->started, 0, NULL, false);
+	mt__event_wait(&t->started, NULL);
 	return atomic_load_explicit(&t->native_id, memory_order_relaxed);
 }
 
@@ -367,6 +406,7 @@ mt_thread *mt_thread_current(void)
 
 mt_thread *mt_thread_main(void)
 {
+	mt__after_fork_once(&registry.fork_once, reset_inherited_registry);
 	return main_thread;
 }
 
@@ -374,7 +414,7 @@ int mt_thread_enumerate(mt_thread_info *out, size_t cap)
 {
 	mt_thread_current(); /* a foreign caller counts itself, as in Python */
 	int n = 0;
-	pthread_mutex_lock(&registry.lock);
+	registry_lock();
 	mt__list_for_each(node, &registry.live) {
 		struct mt_thread *t = mt__list_entry(node, struct mt_thread, link);
 		if ((size_t)n++ >= cap)
@@ -409,54 +449,26 @@ static struct mt_thread *first_nondaemon_started(void)
 
 void mt__threads_shutdown(void)
 {
+	if (mt__fork_once_stale(&registry.fork_once))
+		return; /* a fresh child has started no thread yet */
 	for (;;) {
-		pthread_mutex_lock(&registry.lock);
+		registry_lock();
 		struct mt_thread *t = first_nondaemon_started();
 		if (t)
 			atomic_fetch_add(&t->refs, 1);
 		pthread_mutex_unlock(&registry.lock);
 		if (!t)
 			return;
-		while (!atomic_load_explicit(&t->finished, memory_order_acquire))
-			mt__futex_wait(&t->finished, 0, NULL, false);
+		mt__event_wait(&t->finished, NULL);
 		reclaim_finished(t); /* a handle never joined nor freed */
 		thread_unref(t);
 	}
 }
 
-void mt__threads_before_fork(void)
-{
-	pthread_mutex_lock(&registry.lock);
-}
-
-void mt__threads_after_fork_parent(void)
-{
-	pthread_mutex_unlock(&registry.lock);
-}
-
-/* Only the forking thread exists in the child. The others' records read as
- * finished; started ones keep the handle's reference only, and their
- * pthreads are never joined (they do not exist here). */
+/* The fork hook: only the forking thread exists in the child. Note it, on
+ * the hook's page; the registry is reset at its first use
+ * (reset_inherited_registry). */
 void mt__threads_after_fork_child(void)
 {
-	struct mt__list *node = registry.live.next;
-	while (node != &registry.live) {
-		struct mt_thread *t = mt__list_entry(node, struct mt_thread, link);
-		node = node->next;
-		mt__list_init(&t->link);
-		if (t != self && t->kind == KIND_STARTED) {
-			atomic_store(&t->reclaim, RECLAIM_GONE);
-			atomic_store(&t->refs, 1);
-			atomic_store(&t->finished, 1);
-		} else if (t != self && t->kind == KIND_DUMMY) {
-			free(t);
-		}
-	}
-	mt__list_init(&registry.live);
-	/* The forking thread is the child's main thread now, as in Python;
-	 * a thread without a record gets the main record on first use. */
-	if (self)
-		mt__list_add(&registry.live, &self->link);
-	main_thread = self ? self : &main_record;
-	pthread_mutex_unlock(&registry.lock); /* taken in before_fork */
+	mt__fork.forking_thread = self;
 }

@@ -3,13 +3,17 @@
  * The format is the Trace Event "JSON array": "[" then one event object per
  * line, each followed by a comma, closed by a last event and "]". Every
  * line goes out in one write(2) to an O_APPEND descriptor shared by the
- * whole process family, so events of parents and children never tear. A
- * read-write lock keeps the descriptor alive while events are written
- * (readers) against mt_trace_stop (the writer); the fork hooks hold it
- * across fork so the child never inherits it locked. */
+ * whole process family, so events of parents and children never tear.
+ *
+ * Writers do not lock: each counts itself in `writing` while it uses the
+ * descriptor, and mt_trace_stop, after taking the descriptor away, waits
+ * for that count to drain before it writes the closing line and closes the
+ * file. Start and stop serialise on the `switching` flag. Nothing here is
+ * held across fork; a child resets what a thread of the parent may have
+ * left half-done, and only when tracing is on. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +31,11 @@ MT_KEEP_LIFECYCLE;
 #define NAME_JSON_MAX 512
 
 static struct {
-	pthread_rwlock_t lock;
-	_Atomic int fd; /* -1 while off */
-	pid_t owner;    /* the process that opened the file */
-} trace = {.lock = PTHREAD_RWLOCK_INITIALIZER, .fd = -1};
+	_Atomic int fd;        /* -1 while off */
+	_Atomic int writing;   /* event writers using fd now */
+	_Atomic bool switching; /* a start or stop is under way */
+	pid_t owner;           /* the process that opened the file */
+} trace = {.fd = -1};
 
 bool mt__trace_on(void)
 {
@@ -73,12 +78,12 @@ static void emit_line(const char *line, int len)
 {
 	if (len <= 0 || len >= EVENT_MAX)
 		return;
-	pthread_rwlock_rdlock(&trace.lock);
-	int fd = atomic_load_explicit(&trace.fd, memory_order_relaxed);
+	atomic_fetch_add(&trace.writing, 1);
+	int fd = atomic_load(&trace.fd);
 	if (fd >= 0 && write(fd, line, (size_t)len) < 0) {
 		/* A full disk loses events, never the program. */
 	}
-	pthread_rwlock_unlock(&trace.lock);
+	atomic_fetch_sub(&trace.writing, 1);
 }
 
 void mt__trace_span(const char *cat, const char *name, int pid, int tid,
@@ -136,34 +141,44 @@ void mt_trace_instant(const char *name)
 	emit_line(line, format_instant(line, sizeof line, name, 't', ","));
 }
 
+static void begin_switch(void)
+{
+	while (atomic_exchange(&trace.switching, true))
+		sched_yield();
+}
+
+static void end_switch(void)
+{
+	atomic_store(&trace.switching, false);
+}
+
 int mt_trace_start(const char *path)
 {
 	if (!path || !*path)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&trace.lock);
+	begin_switch();
 	int err = 0;
+	int fd = -1;
 	if (atomic_load(&trace.fd) >= 0) {
 		err = -EALREADY;
-		goto out_unlock;
+		goto out;
 	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		err = -errno;
-		goto out_unlock;
+		goto out;
 	}
 	if (write(fd, "[\n", 2) != 2) {
 		err = -EIO;
 		close(fd);
-		goto out_unlock;
+		goto out;
 	}
 	trace.owner = getpid();
 	atomic_store(&trace.fd, fd);
-out_unlock:
-	pthread_rwlock_unlock(&trace.lock);
-	if (!err) {
-		mt__trace_process_name(getpid(), mt_process_current_name());
-		mt__trace_thread_name(getpid(), mt__gettid(), "MainThread");
-	}
+	mt__trace_process_name(getpid(), mt_process_current_name());
+	mt__trace_thread_name(getpid(), mt__gettid(), "MainThread");
+out:
+	end_switch();
 	return err;
 }
 
@@ -171,15 +186,17 @@ int mt_trace_stop(void)
 {
 	char last[EVENT_MAX];
 	int len = format_instant(last, sizeof last, "trace end", 'p', "]");
-	pthread_rwlock_wrlock(&trace.lock);
+	begin_switch();
 	int fd = atomic_exchange(&trace.fd, -1);
+	while (atomic_load(&trace.writing)) /* writers finish their line */
+		sched_yield();
 	if (fd >= 0 && trace.owner == getpid() && len > 0 && len < EVENT_MAX &&
 	    write(fd, last, (size_t)len) < 0) {
 		/* Nothing to do: the file just lacks its closing bracket. */
 	}
 	if (fd >= 0)
 		close(fd);
-	pthread_rwlock_unlock(&trace.lock);
+	end_switch();
 	return fd >= 0 ? 0 : -ENOENT;
 }
 
@@ -198,19 +215,12 @@ void mt__trace_at_exit(void)
 		mt_trace_stop();
 }
 
-void mt__trace_before_fork(void)
-{
-	pthread_rwlock_wrlock(&trace.lock);
-}
-
-void mt__trace_after_fork_parent(void)
-{
-	pthread_rwlock_unlock(&trace.lock);
-}
-
-/* glibc records the writer's thread ID in the lock, and the child's thread
- * has another one, so an unlock here would be taken for a reader's. */
+/* Threads of the parent that were writing or switching do not exist in
+ * the child; their marks would block its mt_trace_stop for ever. */
 void mt__trace_after_fork_child(void)
 {
-	pthread_rwlock_init(&trace.lock, NULL);
+	if (atomic_load(&trace.writing))
+		atomic_store(&trace.writing, 0);
+	if (atomic_load(&trace.switching))
+		atomic_store(&trace.switching, false);
 }
