@@ -4,12 +4,11 @@
  * Floors: fork()+waitpid() and pthread_create()+pthread_join(), the least
  * any library can do, each measured in a process with no other thread (the
  * harness runs every batch in a fresh child). mtask adds to the first a
- * pidfd, an epoll registration with its reaper thread and a poll on the
- * pidfd, and to the second a record, a registry and a futex; the targets
- * say how little that may cost. One more row forks beside an idle reaper
- * thread, to tell the price of a second thread in the parent (glibc's
- * multi-threaded fork path, TLB shootdowns for the parent's copy-on-write
- * faults) from the price of mtask's own work. posix_spawn of /bin/true
+ * record, a pidfd, an epoll registration and a poll on the pidfd, and to
+ * the second a record, a registry and a futex; the targets say how little
+ * that may cost. One more row forks plainly after one mt_process in the
+ * same process, to tell what the library's mere presence (its fork hook,
+ * its registry) costs every fork from mtask's own work. posix_spawn of /bin/true
  * shows what a fresh program costs, and Python's threading and
  * multiprocessing (fork and spawn start methods) are what the notes teach.
  *
@@ -35,7 +34,7 @@ extern char **environ;
 enum spawn_row {
 	ROW_FORK,
 	ROW_MT_PROCESS,
-	ROW_FORK_BESIDE_REAPER,
+	ROW_FORK_AFTER_MT_PROCESS,
 	ROW_POSIX_SPAWN,
 	ROW_PY_MP_FORK,
 	ROW_PY_MP_SPAWN,
@@ -144,8 +143,8 @@ static const struct bench_impl spawn_impls[ROW_COUNT] = {
 			    .op = mtask_process,
 			    .batch = 100,
 			    .quick_batch = 10},
-	[ROW_FORK_BESIDE_REAPER] = {.operation = PROCESS,
-				    .implementation = "fork + waitpid, mtask reaper idle",
+	[ROW_FORK_AFTER_MT_PROCESS] = {.operation = PROCESS,
+				    .implementation = "fork + waitpid after one mt_process",
 				    .setup = mtask_process,
 				    .op = fork_and_waitpid,
 				    .batch = 100,

@@ -328,6 +328,27 @@ static void a_freed_running_child_is_still_reaped(void **state)
 	assert_true(process_is_gone(pid));
 }
 
+static void ended_unjoined_children_are_reaped_by_the_next_start(void **state)
+{
+	mt_process *early = start(return_arg, (void *)6, NULL);
+	pid_t pid = mt_process_pid(early);
+	struct pollfd pfd = {.fd = mt_process_fd(early), .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 30000), 1); /* it ended */
+	/* A zombie now: this test runs first, before any test frees a running
+	 * child and so starts the reaper thread. */
+	char st;
+	pid_t ppid;
+	assert_int_equal(proc_stat(pid, &st, &ppid), 0);
+	assert_int_equal(st, 'Z');
+	double nap = 0.05;
+	mt_process *next = start(sleep_long, &nap, NULL);
+	assert_true(process_is_gone(pid));
+	assert_int_equal(mt_process_exitcode(early), 6); /* reaped, not joined */
+	assert_int_equal(mt_process_join(next, 30), 0);
+	mt_process_free(next);
+	mt_process_free(early);
+}
+
 static void children_started_elsewhere_keep_their_status(void **state)
 {
 	pid_t raw = fork();
@@ -448,6 +469,8 @@ static void starting_processes_while_threads_allocate_is_safe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		/* First: it needs a process without the reaper thread. */
+		cmocka_unit_test(ended_unjoined_children_are_reaped_by_the_next_start),
 		cmocka_unit_test(exitcode_is_the_return_value),
 		cmocka_unit_test(exitcode_keeps_the_low_eight_bits_like_exit),
 		cmocka_unit_test(exitcode_is_noexit_while_running),

@@ -2,28 +2,35 @@
  * multiprocessing.Process.
  *
  * A process runs fn(arg) in a forked copy of the caller and exits with fn's
- * return value. Every child is reaped by the library as soon as it ends,
- * whether or not anybody joins it, so a program using this module never
- * leaves zombies; the library waits only for its own children (through a
- * pidfd per child) and never calls waitpid(-1), so the statuses of children
- * started by other code are left alone.
+ * return value. The library reaps every child itself, joined or not, so a
+ * program using this module never accumulates zombies: a joined child is
+ * reaped by the join; a child whose handle was freed while it ran is reaped
+ * as soon as it ends (by a library thread started for that purpose); any
+ * other child that ended is reaped by the next mt_process_start or
+ * mt_process_free, by mt_process_is_alive, and at the latest at program
+ * exit. The library waits only for its own children (through a pidfd per
+ * child) and never calls waitpid(-1), so the statuses of children started
+ * by other code are left alone.
  *
  * Lifetime, as in Python:
  *  - at normal program exit (return from main, exit()), daemon children are
  *    sent SIGTERM and every child is then waited for, so non-daemon children
  *    hold up the parent's exit;
  *  - a daemon child also dies (SIGKILL) when its parent process dies for any
- *    reason, SIGKILL included (PR_SET_PDEATHSIG, armed from a thread of the
- *    library that lives as long as the process);
+ *    reason, SIGKILL included (PR_SET_PDEATHSIG, which follows the forking
+ *    thread: daemons are forked by the main thread, or by a library thread
+ *    when started elsewhere, both of which live as long as the process);
  *  - a daemon process may not start processes of its own (-EPERM), as in
  *    Python, because it would leave them orphaned when it is killed.
  *
  * In the child: only the thread that called mt_process_start exists (for a
- * daemon, a library thread); locks that other threads held at the fork stay
- * locked forever. glibc's malloc and stdio and all of mtask are safe to use
- * in the child; other libraries' locks may not be. Standard I/O buffers are
- * flushed before the fork (so nothing is printed twice) and after fn
- * returns. The child leaves through _exit(): the parent's atexit handlers do
+ * daemon started off the main thread, a library thread); locks that other
+ * threads held at the fork stay locked forever. glibc's malloc and stdio and
+ * all of mtask are safe to use in the child; other libraries' locks may not
+ * be. stdout and stderr are flushed before the fork (so nothing is printed
+ * twice) and after fn returns, as Python does; flush other streams
+ * yourself. Descriptors the parent had are inherited as with any fork,
+ * mtask's own (pidfds of the parent's other children) included. The child leaves through _exit(): the parent's atexit handlers do
  * not run in it, so return from fn rather than calling exit(). Handles to
  * the parent's other children are not joinable in the child (-ECHILD).
  *
@@ -85,7 +92,8 @@ MT_EXPORT int mt_process_kill(mt_process *p);
 /* mt_process_signal - send any signal, with the rules of mt_process_kill. */
 MT_EXPORT int mt_process_signal(mt_process *p, int signo);
 
-/* mt_process_is_alive - true while the child has not ended. */
+/* mt_process_is_alive - true while the child has not ended; reaps it when
+ * it has. */
 MT_EXPORT bool mt_process_is_alive(mt_process *p);
 
 /* mt_process_pid - the child's process ID (valid even after it ended; the
@@ -103,9 +111,9 @@ MT_EXPORT bool mt_process_daemon(const mt_process *p);
 MT_EXPORT int mt_process_fd(const mt_process *p);
 
 /* mt_process_free - release the handle. Never leaves a zombie: a child
- * that is still running goes on, is reaped by the library when it ends, and
- * is still waited for (or, if daemon, terminated) at program exit. NULL is
- * ignored. */
+ * that is still running goes on, is reaped by a library thread as soon as
+ * it ends (started on the first such free), and is still waited for (or, if
+ * daemon, terminated) at program exit. NULL is ignored. */
 MT_EXPORT void mt_process_free(mt_process *p);
 
 /* mt_process_current_name - "MainProcess" in a program's first process,

@@ -38,7 +38,8 @@ typedef struct mt_thread mt_thread;
 
 /* Options for mt_thread_start; a NULL pointer means all defaults. */
 typedef struct mt_thread_opts {
-	const char *name;  /* NULL: "Thread-N"; at most 63 bytes are kept */
+	const char *name;  /* NULL: "Thread-N"; at most 63 bytes are kept; a
+			    * name given here is also the kernel's (15 bytes) */
 	bool daemon;       /* not waited for at program exit */
 	size_t stack_size; /* 0: the system default; else rounded up to pages */
 } mt_thread_opts;
