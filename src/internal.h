@@ -114,6 +114,7 @@ extern const char mt__lifecycle_linked;
  * the parent's copies from its own without walking or writing them. */
 struct mt__fork_state {
 	unsigned generation;
+	unsigned resets;            /* module states reset in this process */
 	const void *forking_thread; /* thread.c's record of it, if any */
 	const void *process;        /* process.c's record of this child, if any */
 };
@@ -140,7 +141,12 @@ MT_HIDDEN void mt__shutdown_tasks(void);
 /* ---- thread.c ---- */
 MT_HIDDEN void mt__threads_shutdown(void);   /* join non-daemon threads */
 MT_HIDDEN void mt__threads_init(void);        /* at load: the main thread */
-MT_HIDDEN void mt__threads_after_fork_child(void); /* in the fork hook */
+/* The calling thread's record, NULL before its first mtask call. Initial-
+ * exec TLS: the fork hook reads it without calling into the dynamic
+ * linker. */
+#define MT_TLS_FAST __attribute__((tls_model("initial-exec")))
+struct mt_thread;
+extern __thread struct mt_thread *mt__self MT_TLS_FAST;
 MT_HIDDEN pid_t mt__gettid(void);
 
 /* ---- process.c: the registry of child processes and its reaper ---- */
@@ -148,11 +154,15 @@ MT_HIDDEN void mt__children_shutdown(void);  /* SIGTERM daemons, join all */
 
 /* ---- trace.c: the small internal trace API every module uses ---- */
 
-/* True while a trace is being written; cheap enough for hot paths. */
-MT_HIDDEN bool mt__trace_on(void);
+/* The trace file's descriptor, -1 while off. Read inline so that checking
+ * costs a load, not a call (and, in a forked child, no code page). */
+extern _Atomic int mt__trace_fd;
+static inline bool mt__trace_on(void)
+{
+	return atomic_load_explicit(&mt__trace_fd, memory_order_relaxed) >= 0;
+}
 MT_HIDDEN void mt__trace_init_from_env(void);
 MT_HIDDEN void mt__trace_at_exit(void);
-MT_HIDDEN void mt__trace_after_fork_child(void);
 
 /* A complete span ("ph":"X") on track (pid, tid). exitcode is added as an
  * argument unless it is MT_NOEXIT. cat names the module ("process"). */

@@ -20,6 +20,7 @@ void mt__after_fork_once(struct mt__fork_once *once, void (*reset)(void))
 	if (seen != generation &&
 	    atomic_compare_exchange_strong(&once->claimed, &seen, generation)) {
 		reset();
+		mt__fork.resets++; /* guarded by the claim: one resetter at a time */
 		atomic_store_explicit(&once->ready, generation, memory_order_release);
 		return;
 	}
@@ -44,14 +45,15 @@ static void at_program_exit(void)
 /* The only fork hook, and only in the child: nothing in the parent, whose
  * every write after fork would copy a page it now shares with the child.
  * Nor does it take locks before the fork. It writes mt__fork and nothing
- * else (trace state only while tracing); modules reset their own state at
+ * else, and calls nothing (each code page a child runs is one more fault);
+ * modules reset their own state at
  * their first use in the child (mt__after_fork_once) and never walk lists
  * another thread of the parent may have been changing. */
 static void after_fork_in_child(void)
 {
 	mt__fork_generation++;
-	mt__threads_after_fork_child();
-	mt__trace_after_fork_child();
+	mt__fork.resets = 0;
+	mt__fork.forking_thread = mt__self;
 }
 
 /* Runs before main (or at dlopen), so at_program_exit is registered before

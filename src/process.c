@@ -78,6 +78,7 @@ struct mt_process {
 	pid_t owner; /* the process that started the child */
 	unsigned generation; /* mt__fork_generation when the record was made */
 	bool daemon;
+	bool named;   /* given a name: the kernel's process name follows it */
 	bool watched; /* registered in registry.epfd; guarded by registry.lock */
 	double start_us;
 	char identity[48]; /* "3" for a first process's 3rd child, "3:1" below */
@@ -96,7 +97,13 @@ struct spawn_request {
 	struct spawn_request *next;
 };
 
-static struct {
+/* Records live in the registry's own page while they fit, so that the
+ * parent's writes between fork and the child's exit (the record's pid and
+ * pidfd, the registry's lock and list) land on one page: each distinct page
+ * written then costs a copy-on-write fault. Further records are malloc'ed. */
+#define RECORD_SLOTS 14
+
+static struct registry {
 	pthread_mutex_t lock;
 	struct mt__list all; /* every record of this process not yet freed */
 	struct spawn_request *requests;
@@ -105,10 +112,15 @@ static struct {
 	bool reaper_running;
 	int children_started; /* for names: Process-N */
 	struct mt__fork_once fork_once;
-} registry = {.lock = PTHREAD_MUTEX_INITIALIZER,
-	      .all = MT__LIST_INIT(registry.all),
-	      .epfd = -1,
-	      .wakefd = -1};
+	_Atomic uint32_t slots_used; /* bit i: slots[i] holds a record */
+	struct mt_process slots[RECORD_SLOTS];
+} registry __attribute__((aligned(4096))) = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.all = MT__LIST_INIT(registry.all),
+	.epfd = -1,
+	.wakefd = -1};
+
+_Static_assert(sizeof(struct registry) <= 4096, "the registry must fit a page");
 
 /* The record of the child this code runs in, NULL in a first process: its
  * name and daemon flag are multiprocessing.current_process()'s. */
@@ -166,6 +178,32 @@ static bool is_ours(const struct mt_process *p)
 
 /* ---- records ---- */
 
+/* A zeroed record, from the registry's page if a slot is free. Slots that
+ * a fork's parent used stay taken in the child until their handles are
+ * freed there, so a child never hands out memory that a handle it
+ * inherited still points to. */
+static struct mt_process *record_alloc(void)
+{
+	uint32_t used = atomic_load(&registry.slots_used);
+	for (int i = 0; i < RECORD_SLOTS; i++) {
+		uint32_t bit = 1u << i;
+		if (!(used & bit) && !(atomic_fetch_or(&registry.slots_used, bit) & bit)) {
+			memset(&registry.slots[i], 0, sizeof registry.slots[i]);
+			return &registry.slots[i];
+		}
+	}
+	return calloc(1, sizeof(struct mt_process));
+}
+
+static void record_free(struct mt_process *p)
+{
+	ptrdiff_t i = p - registry.slots;
+	if (i >= 0 && i < RECORD_SLOTS)
+		atomic_fetch_and(&registry.slots_used, ~(1u << i));
+	else
+		free(p);
+}
+
 static void release_locked(struct mt_process *p)
 {
 	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
@@ -174,12 +212,53 @@ static void release_locked(struct mt_process *p)
 		mt__list_del(&p->link);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
-	free(p);
+	record_free(p);
+}
+
+/* Appends text at buf + *len, cut to fit, and keeps buf terminated; no
+ * snprintf, whose deep stack frame would touch one more shared page. */
+static void append_text(char *buf, size_t size, size_t *len, const char *text)
+{
+	while (*text && *len + 1 < size)
+		buf[(*len)++] = *text++;
+	buf[*len] = '\0';
+}
+
+static void append_number(char *buf, size_t size, size_t *len, unsigned n)
+{
+	char digits[12];
+	int i = (int)sizeof digits - 1;
+	digits[i] = '\0';
+	do
+		digits[--i] = (char)('0' + n % 10);
+	while ((n /= 10) && i > 0);
+	append_text(buf, size, len, digits + i);
+}
+
+/* Python's naming: a first process's 3rd child is "Process-3" (identity
+ * "3"), that child's first child "Process-3:1". */
+static void name_record(struct mt_process *p, const char *name, unsigned n)
+{
+	const struct mt_process *parent = current_process();
+	size_t len = 0;
+	if (parent) {
+		append_text(p->identity, sizeof p->identity, &len, parent->identity);
+		append_text(p->identity, sizeof p->identity, &len, ":");
+	}
+	append_number(p->identity, sizeof p->identity, &len, n);
+	len = 0;
+	p->named = name != NULL;
+	append_text(p->name, sizeof p->name, &len, name ? name : "Process-");
+	if (!name)
+		append_text(p->name, sizeof p->name, &len, p->identity);
 }
 
 static struct mt_process *process_new(const mt_process_opts *opts)
 {
-	struct mt_process *p = calloc(1, sizeof *p);
+	registry_lock();
+	struct mt_process *p = record_alloc();
+	unsigned n = p ? (unsigned)++registry.children_started : 0;
+	registry_unlock();
 	if (!p)
 		return NULL;
 	atomic_init(&p->refs, 1);
@@ -189,18 +268,7 @@ static struct mt_process *process_new(const mt_process_opts *opts)
 	p->owner = getpid();
 	p->generation = mt__fork_generation;
 	p->daemon = opts->daemon;
-	registry_lock();
-	int n = ++registry.children_started;
-	registry_unlock();
-	const struct mt_process *parent = current_process();
-	if (parent)
-		snprintf(p->identity, sizeof p->identity, "%s:%d", parent->identity, n);
-	else
-		snprintf(p->identity, sizeof p->identity, "%d", n);
-	if (opts->name)
-		snprintf(p->name, sizeof p->name, "%s", opts->name);
-	else
-		snprintf(p->name, sizeof p->name, "Process-%s", p->identity);
+	name_record(p, opts->name, n);
 	return p;
 }
 
@@ -367,11 +435,22 @@ static int watch_child_locked(struct mt_process *p)
 /* Python flushes sys.stdout and sys.stderr around a fork; so do we, and
  * only when they hold text, because locking a stream writes to a page the
  * fork has just shared, and each such write costs a page copy. */
+static bool has_pending_output(FILE *stream)
+{
+#ifdef __GLIBC__
+	/* __fpending's test, inline: in a child, the first call into a libc
+	 * code page the child has not run yet costs one more page fault. */
+	return stream->_IO_write_ptr > stream->_IO_write_base;
+#else
+	return __fpending(stream) > 0;
+#endif
+}
+
 static void flush_std_streams(void)
 {
-	if (__fpending(stdout))
+	if (has_pending_output(stdout))
 		fflush(stdout);
-	if (__fpending(stderr))
+	if (has_pending_output(stderr))
 		fflush(stderr);
 }
 
@@ -380,6 +459,8 @@ static void flush_std_streams(void)
 static void become_child(const struct mt_process *p)
 {
 	mt__fork.process = p;
+	if (!p->named)
+		return; /* default names stay in mtask, as in Python */
 	char kernel_name[16]; /* the kernel keeps 15 bytes */
 	memcpy(kernel_name, p->name, sizeof kernel_name - 1);
 	kernel_name[sizeof kernel_name - 1] = '\0';
@@ -404,7 +485,8 @@ static _Noreturn void child_main(struct mt_process *p, mt_fn fn, void *arg,
 	if (mt__trace_on())
 		mt__trace_process_name(getpid(), p->name);
 	int code = fn(arg);
-	mt__shutdown_tasks();
+	if (mt__fork.resets) /* fn used threads or processes of its own */
+		mt__shutdown_tasks();
 	if (mt__trace_on())
 		mt__trace_span("process", "run", getpid(), getpid(), start_us,
 			       mt__now_us(), code & 0xff);
@@ -501,7 +583,7 @@ out_kill:
 	mt_process_free(p);
 	return err;
 out_free:
-	free(p);
+	record_free(p);
 	return err;
 }
 
@@ -635,7 +717,7 @@ void mt_process_free(mt_process *p)
 	if (!is_ours(p)) { /* a copy left by fork: only the memory is ours */
 		if (p->pidfd >= 0)
 			close(p->pidfd);
-		free(p);
+		record_free(p);
 		return;
 	}
 	registry_lock();

@@ -59,7 +59,8 @@ static struct {
 
 static struct mt_thread main_record;
 static struct mt_thread *main_thread = &main_record;
-static __thread struct mt_thread *self;
+/* The calling thread's record; lifecycle.c's fork hook reads it too. */
+MT_HIDDEN __thread struct mt_thread *mt__self MT_TLS_FAST;
 static pthread_key_t dummy_key;
 static pthread_once_t dummy_key_once = PTHREAD_ONCE_INIT;
 
@@ -154,7 +155,7 @@ void mt__threads_init(void)
 	record_init(&main_record, KIND_MAIN, "MainThread", false);
 	main_record.handle = pthread_self();
 	publish_native_id(&main_record);
-	self = &main_record;
+	mt__self = &main_record;
 	registry_add(&main_record);
 }
 
@@ -177,7 +178,7 @@ static void thread_finish(struct mt_thread *t, int code)
 static void *thread_main(void *arg)
 {
 	struct mt_thread *t = arg;
-	self = t;
+	mt__self = t;
 	publish_native_id(t);
 	if (t->named)
 		set_kernel_name(t->name);
@@ -258,14 +259,14 @@ static void reclaim_finished(struct mt_thread *t)
 /* A record copied by fork from the parent, whose thread is not here. */
 static bool is_foreign(const struct mt_thread *t)
 {
-	return t != self && t->generation != mt__fork_generation;
+	return t != mt__self && t->generation != mt__fork_generation;
 }
 
 int mt_thread_join(mt_thread *t, double timeout)
 {
 	if (!t || t->kind != KIND_STARTED)
 		return -EINVAL;
-	if (t == self)
+	if (t == mt__self)
 		return -EDEADLK;
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
@@ -329,7 +330,7 @@ int mt_thread_set_name(mt_thread *t, const char *name)
 	if (!t || !name)
 		return -EINVAL;
 	copy_name(t->name, name);
-	if (t == self)
+	if (t == mt__self)
 		set_kernel_name(name);
 	return 0;
 }
@@ -399,9 +400,9 @@ static struct mt_thread *adopt_current_thread(void)
 
 mt_thread *mt_thread_current(void)
 {
-	if (!self)
-		self = adopt_current_thread();
-	return self;
+	if (!mt__self)
+		mt__self = adopt_current_thread();
+	return mt__self;
 }
 
 mt_thread *mt_thread_main(void)
@@ -441,7 +442,7 @@ static struct mt_thread *first_nondaemon_started(void)
 {
 	mt__list_for_each(node, &registry.live) {
 		struct mt_thread *t = mt__list_entry(node, struct mt_thread, link);
-		if (t->kind == KIND_STARTED && !t->daemon && t != self)
+		if (t->kind == KIND_STARTED && !t->daemon && t != mt__self)
 			return t;
 	}
 	return NULL;
@@ -465,10 +466,3 @@ void mt__threads_shutdown(void)
 	}
 }
 
-/* The fork hook: only the forking thread exists in the child. Note it, on
- * the hook's page; the registry is reset at its first use
- * (reset_inherited_registry). */
-void mt__threads_after_fork_child(void)
-{
-	mt__fork.forking_thread = self;
-}

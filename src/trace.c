@@ -30,17 +30,13 @@ MT_KEEP_LIFECYCLE;
 #define EVENT_MAX 1024
 #define NAME_JSON_MAX 512
 
+MT_HIDDEN _Atomic int mt__trace_fd = -1;
+
 static struct {
-	_Atomic int fd;        /* -1 while off */
-	_Atomic int writing;   /* event writers using fd now */
+	_Atomic int writing;   /* event writers using mt__trace_fd now */
 	_Atomic bool switching; /* a start or stop is under way */
 	pid_t owner;           /* the process that opened the file */
-} trace = {.fd = -1};
-
-bool mt__trace_on(void)
-{
-	return atomic_load_explicit(&trace.fd, memory_order_relaxed) >= 0;
-}
+} trace;
 
 bool mt_trace_enabled(void)
 {
@@ -79,7 +75,7 @@ static void emit_line(const char *line, int len)
 	if (len <= 0 || len >= EVENT_MAX)
 		return;
 	atomic_fetch_add(&trace.writing, 1);
-	int fd = atomic_load(&trace.fd);
+	int fd = atomic_load(&mt__trace_fd);
 	if (fd >= 0 && write(fd, line, (size_t)len) < 0) {
 		/* A full disk loses events, never the program. */
 	}
@@ -159,7 +155,7 @@ int mt_trace_start(const char *path)
 	begin_switch();
 	int err = 0;
 	int fd = -1;
-	if (atomic_load(&trace.fd) >= 0) {
+	if (atomic_load(&mt__trace_fd) >= 0) {
 		err = -EALREADY;
 		goto out;
 	}
@@ -174,7 +170,7 @@ int mt_trace_start(const char *path)
 		goto out;
 	}
 	trace.owner = getpid();
-	atomic_store(&trace.fd, fd);
+	atomic_store(&mt__trace_fd, fd);
 	mt__trace_process_name(getpid(), mt_process_current_name());
 	mt__trace_thread_name(getpid(), mt__gettid(), "MainThread");
 out:
@@ -182,15 +178,26 @@ out:
 	return err;
 }
 
+/* In a forked child the trace belongs to the parent: the child stops
+ * writing and leaves its copy of the descriptor open (a thread of the parent
+ * may have been writing or switching at the fork, and its marks would make
+ * the waits below wait for ever). */
+static int stop_inherited_trace(void)
+{
+	return atomic_exchange(&mt__trace_fd, -1) >= 0 ? 0 : -ENOENT;
+}
+
 int mt_trace_stop(void)
 {
+	if (trace.owner != getpid())
+		return stop_inherited_trace();
 	char last[EVENT_MAX];
 	int len = format_instant(last, sizeof last, "trace end", 'p', "]");
 	begin_switch();
-	int fd = atomic_exchange(&trace.fd, -1);
+	int fd = atomic_exchange(&mt__trace_fd, -1);
 	while (atomic_load(&trace.writing)) /* writers finish their line */
 		sched_yield();
-	if (fd >= 0 && trace.owner == getpid() && len > 0 && len < EVENT_MAX &&
+	if (fd >= 0 && len > 0 && len < EVENT_MAX &&
 	    write(fd, last, (size_t)len) < 0) {
 		/* Nothing to do: the file just lacks its closing bracket. */
 	}
@@ -213,14 +220,4 @@ void mt__trace_at_exit(void)
 {
 	if (mt__trace_on())
 		mt_trace_stop();
-}
-
-/* Threads of the parent that were writing or switching do not exist in
- * the child; their marks would block its mt_trace_stop for ever. */
-void mt__trace_after_fork_child(void)
-{
-	if (atomic_load(&trace.writing))
-		atomic_store(&trace.writing, 0);
-	if (atomic_load(&trace.switching))
-		atomic_store(&trace.switching, false);
 }
