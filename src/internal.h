@@ -148,6 +148,9 @@ MT_HIDDEN void mt__threads_init(void);        /* at load: the main thread */
 struct mt_thread;
 extern __thread struct mt_thread *mt__self MT_TLS_FAST;
 MT_HIDDEN pid_t mt__gettid(void);
+/* The calling thread's kernel ID, cached per thread and per fork
+ * generation (a forked child's thread has a new one). */
+MT_HIDDEN pid_t mt__tid(void);
 
 /* ---- process.c: the registry of child processes and its reaper ---- */
 MT_HIDDEN void mt__children_shutdown(void);  /* SIGTERM daemons, join all */

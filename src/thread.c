@@ -69,6 +69,19 @@ pid_t mt__gettid(void)
 	return gettid();
 }
 
+pid_t mt__tid(void)
+{
+	static __thread struct {
+		unsigned generation;
+		pid_t tid;
+	} cached MT_TLS_FAST;
+	if (!cached.tid || cached.generation != mt__fork_generation) {
+		cached.tid = gettid();
+		cached.generation = mt__fork_generation;
+	}
+	return cached.tid;
+}
+
 static void copy_name(char *dst, const char *src)
 {
 	snprintf(dst, MT_THREAD_NAME_MAX, "%s", src);

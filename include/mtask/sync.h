@@ -1,0 +1,154 @@
+/* mtask/sync.h: synchronisation primitives, the C counterparts of
+ * threading's Lock, RLock, Semaphore, BoundedSemaphore and Event, usable
+ * between threads and, with MT_PSHARED, between processes.
+ *
+ * Every primitive is a plain fixed-size struct: embed it, put it in static
+ * storage (the MT_*_INIT initialisers give a ready, thread-only object) or
+ * in memory shared between processes (initialise it there with MT_PSHARED,
+ * e.g. in a MAP_SHARED | MAP_ANONYMOUS mapping made before mt_process_start).
+ * Nothing allocates. All are built on futexes: private futexes for thread-only
+ * objects, shared futexes with MT_PSHARED. A wake-up system call is made only
+ * when somebody sleeps.
+ *
+ * Blocking calls take a timeout in seconds, as Python: < 0 waits for ever,
+ * 0 only tries. They return 0 on success and -ETIMEDOUT when the deadline
+ * passed (also for a timeout of 0 that could not succeed at once), -EINVAL
+ * for a NaN timeout. A signal handler that interrupts a wait does not end
+ * it early.
+ *
+ * Fork: a primitive in private memory is copied into the child in the state
+ * it had; one held by another thread of the parent stays held for ever in
+ * the child (the usual rule for locks and fork). Primitives made with
+ * MT_PSHARED in shared memory are the same object in parent and child.
+ *
+ * Not yet (later work of the same module): Condition, Barrier, Timer, the
+ * robust -EOWNERDEAD protocol for shared locks whose holder dies, and
+ * lock-order checking. */
+#ifndef MTASK_SYNC_H
+#define MTASK_SYNC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mtask/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Flag for the *_init calls: the object lives in memory shared between
+ * processes and is used from several of them. */
+#define MT_PSHARED 1
+
+/* ---- Lock (threading.Lock, multiprocessing.Lock) ---- */
+
+/* Not reentrant: a thread that acquires a Lock it holds waits (until its
+ * timeout) as Python's does. Any thread may release it, as in Python. */
+typedef struct mt_lock {
+	uint32_t state;  /* 0 free, 1 held, 2 held and somebody sleeps */
+	uint32_t flags;  /* MT_PSHARED */
+	int32_t owner;   /* kernel thread ID of the holder, 0 when free */
+	uint32_t reserved[9]; /* for the robust and lock-order work to come */
+} mt_lock;
+
+#define MT_LOCK_INIT {0, 0, 0, {0}}
+
+/* mt_lock_init - make l a free lock; flags is 0 or MT_PSHARED. Returns 0, or
+ * -EINVAL for unknown flags. */
+MT_EXPORT int mt_lock_init(mt_lock *l, int flags);
+
+/* mt_lock_acquire - take l, waiting up to timeout seconds. Returns 0 (held
+ * now) or -ETIMEDOUT. Safe from any thread, and from any process for a
+ * MT_PSHARED lock. */
+MT_EXPORT int mt_lock_acquire(mt_lock *l, double timeout);
+
+/* mt_lock_release - free l and wake one waiter. Returns 0, or -EPERM when l
+ * is not held (Python's RuntimeError). */
+MT_EXPORT int mt_lock_release(mt_lock *l);
+
+/* mt_lock_locked - true while somebody holds l (Lock.locked()). */
+MT_EXPORT bool mt_lock_locked(const mt_lock *l);
+
+/* ---- RLock (threading.RLock) ---- */
+
+/* Reentrant: the holding thread may acquire it again; it is free once
+ * released as many times. Only the holder may release it. */
+typedef struct mt_rlock {
+	mt_lock lock;
+	int32_t owner;  /* kernel thread ID of the holder, 0 when free */
+	uint32_t count; /* acquisitions by the holder not yet released */
+} mt_rlock;
+
+#define MT_RLOCK_INIT {MT_LOCK_INIT, 0, 0}
+
+/* mt_rlock_init - make r a free reentrant lock; flags 0 or MT_PSHARED. */
+MT_EXPORT int mt_rlock_init(mt_rlock *r, int flags);
+
+/* mt_rlock_acquire - take r, or count one more acquisition if the calling
+ * thread holds it already. Returns 0 or -ETIMEDOUT. */
+MT_EXPORT int mt_rlock_acquire(mt_rlock *r, double timeout);
+
+/* mt_rlock_release - undo one acquisition; the last one frees r. Returns 0,
+ * or -EPERM when the calling thread does not hold r. */
+MT_EXPORT int mt_rlock_release(mt_rlock *r);
+
+/* ---- Semaphore and BoundedSemaphore ---- */
+
+typedef struct mt_sem {
+	uint32_t value;    /* what acquire may take now */
+	uint32_t flags;    /* MT_PSHARED, and whether it is bounded */
+	uint32_t bound;    /* the initial value, for a bounded semaphore */
+	uint32_t sleepers; /* threads waiting for value > 0 */
+} mt_sem;
+
+#define MT_SEM_INIT(value) {(value), 0, 0, 0}
+
+/* mt_sem_init - a Semaphore(value); flags 0 or MT_PSHARED. */
+MT_EXPORT int mt_sem_init(mt_sem *s, unsigned value, int flags);
+
+/* mt_sem_init_bounded - a BoundedSemaphore(value): releasing it above value
+ * is an error. */
+MT_EXPORT int mt_sem_init_bounded(mt_sem *s, unsigned value, int flags);
+
+/* mt_sem_acquire - take one unit, waiting up to timeout seconds while there
+ * is none. Returns 0 or -ETIMEDOUT. */
+MT_EXPORT int mt_sem_acquire(mt_sem *s, double timeout);
+
+/* mt_sem_release - give back n units (n >= 1) and wake up to n waiters.
+ * Returns 0, -EINVAL for n == 0, or -EINVAL when a bounded semaphore would
+ * exceed its initial value (Python's ValueError; nothing is released then),
+ * -EOVERFLOW when the value would pass UINT32_MAX. */
+MT_EXPORT int mt_sem_release(mt_sem *s, unsigned n);
+
+/* mt_sem_value - the value now (a snapshot: it may change at once). */
+MT_EXPORT unsigned mt_sem_value(const mt_sem *s);
+
+/* ---- Event (threading.Event, multiprocessing.Event) ---- */
+
+typedef struct mt_event {
+	uint32_t state; /* 0 clear, 1 set, 2 clear and somebody sleeps */
+	uint32_t flags; /* MT_PSHARED */
+} mt_event;
+
+#define MT_EVENT_INIT {0, 0}
+
+/* mt_event_init - a clear event; flags 0 or MT_PSHARED. */
+MT_EXPORT int mt_event_init(mt_event *e, int flags);
+
+/* mt_event_set - set e and wake every waiter. */
+MT_EXPORT void mt_event_set(mt_event *e);
+
+/* mt_event_clear - clear e; later waits block until the next set. */
+MT_EXPORT void mt_event_clear(mt_event *e);
+
+/* mt_event_is_set - true while e is set. */
+MT_EXPORT bool mt_event_is_set(const mt_event *e);
+
+/* mt_event_wait - wait until e is set, up to timeout seconds. Returns 0
+ * (set) or -ETIMEDOUT (Python's wait() returning False). */
+MT_EXPORT int mt_event_wait(mt_event *e, double timeout);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,328 @@
+/* sync.c: Lock, RLock, Semaphore and Event on futexes.
+ *
+ * The public structs hold plain uint32_t words so that the header stays
+ * valid C and C++; this file accesses them as _Atomic uint32_t, which has
+ * the same size and representation (asserted below).
+ *
+ * Lock is the three-state futex mutex of Drepper's "Futexes Are Tricky":
+ * 0 free, 1 held, 2 held and maybe somebody sleeps. Acquiring tries one
+ * compare-and-swap, then spins briefly (a wake-up costs thousands of
+ * uncontended operations on these machines), then marks the word 2 and
+ * sleeps on it; releasing swaps in 0 and wakes one sleeper only if the
+ * word was 2. Python lets any thread release a Lock, so the holder's
+ * thread ID is kept for diagnostics (and RLock and Condition), not checked.
+ *
+ * Event keeps its flag, a "somebody sleeps" bit and a count of set() calls
+ * in one word. A waiter returns success if the flag is set or if a set()
+ * happened since it began waiting, even if clear() followed at once: that
+ * is Python's Event.wait, which returns True to every waiter a set() woke. */
+#include <errno.h>
+#include <limits.h>
+
+#include "internal.h"
+#include "mtask/sync.h"
+
+_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "atomic words");
+_Static_assert(sizeof(mt_lock) == 48, "mt_lock's size is part of the ABI");
+
+/* How many times a contended acquire re-reads the word before it sleeps. */
+#define SPIN_TRIES 100
+
+#define SEM_BOUNDED (1u << 16)
+
+#define EVENT_FLAG 1u
+#define EVENT_SLEEPERS 2u
+#define EVENT_SET_COUNT 4u /* the low bit of the count of set() calls */
+
+static _Atomic uint32_t *word(uint32_t *w)
+{
+	return (_Atomic uint32_t *)w;
+}
+
+static _Atomic uint32_t *cword(const uint32_t *w)
+{
+	return (_Atomic uint32_t *)w;
+}
+
+static bool is_shared(uint32_t flags)
+{
+	return flags & MT_PSHARED;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* ---- Lock ---- */
+
+int mt_lock_init(mt_lock *l, int flags)
+{
+	if (!l || (flags & ~MT_PSHARED))
+		return -EINVAL;
+	*l = (mt_lock)MT_LOCK_INIT;
+	l->flags = (uint32_t)flags;
+	return 0;
+}
+
+static bool lock_try(_Atomic uint32_t *state)
+{
+	uint32_t free_state = 0;
+	return atomic_compare_exchange_strong_explicit(state, &free_state, 1,
+						       memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+static bool lock_spin(_Atomic uint32_t *state)
+{
+	for (int i = 0; i < SPIN_TRIES; i++) {
+		if (atomic_load_explicit(state, memory_order_relaxed) == 0 && lock_try(state))
+			return true;
+		cpu_relax();
+	}
+	return false;
+}
+
+static int lock_sleep(mt_lock *l, const mt__deadline *deadline)
+{
+	_Atomic uint32_t *state = word(&l->state);
+	/* Taking the word as 2 means the release after ours wakes somebody,
+	 * which is what a sleeper needs and a harmless extra wake otherwise. */
+	while (atomic_exchange_explicit(state, 2, memory_order_acquire) != 0) {
+		if (mt__futex_wait(state, 2, deadline, is_shared(l->flags)) == -ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+int mt_lock_acquire(mt_lock *l, double timeout)
+{
+	_Atomic uint32_t *state = word(&l->state);
+	int err = 0;
+	if (!lock_try(state)) {
+		mt__deadline deadline;
+		if ((err = mt__deadline_init(&deadline, timeout)))
+			return err;
+		if (timeout == 0)
+			return -ETIMEDOUT;
+		if (!lock_spin(state))
+			err = lock_sleep(l, &deadline);
+	}
+	if (!err)
+		atomic_store_explicit((_Atomic int32_t *)&l->owner, mt__tid(),
+				      memory_order_relaxed);
+	return err;
+}
+
+int mt_lock_release(mt_lock *l)
+{
+	_Atomic uint32_t *state = word(&l->state);
+	if (atomic_load_explicit(state, memory_order_relaxed) == 0)
+		return -EPERM;
+	atomic_store_explicit((_Atomic int32_t *)&l->owner, 0, memory_order_relaxed);
+	uint32_t was = atomic_exchange_explicit(state, 0, memory_order_release);
+	if (was == 2)
+		mt__futex_wake(state, 1, is_shared(l->flags));
+	return was ? 0 : -EPERM; /* a racing release freed it first */
+}
+
+bool mt_lock_locked(const mt_lock *l)
+{
+	return atomic_load_explicit(cword(&l->state), memory_order_relaxed) != 0;
+}
+
+/* ---- RLock ---- */
+
+int mt_rlock_init(mt_rlock *r, int flags)
+{
+	if (!r)
+		return -EINVAL;
+	*r = (mt_rlock)MT_RLOCK_INIT;
+	return mt_lock_init(&r->lock, flags);
+}
+
+static _Atomic int32_t *rlock_owner(mt_rlock *r)
+{
+	return (_Atomic int32_t *)&r->owner;
+}
+
+int mt_rlock_acquire(mt_rlock *r, double timeout)
+{
+	pid_t me = mt__tid();
+	/* Only this thread can have stored its own ID here, so a relaxed load
+	 * that sees it is certain; any other value means "not mine". */
+	if (atomic_load_explicit(rlock_owner(r), memory_order_relaxed) == me) {
+		r->count++;
+		return 0;
+	}
+	int err = mt_lock_acquire(&r->lock, timeout);
+	if (err)
+		return err;
+	atomic_store_explicit(rlock_owner(r), me, memory_order_relaxed);
+	r->count = 1;
+	return 0;
+}
+
+int mt_rlock_release(mt_rlock *r)
+{
+	if (atomic_load_explicit(rlock_owner(r), memory_order_relaxed) != mt__tid())
+		return -EPERM;
+	if (--r->count == 0) {
+		atomic_store_explicit(rlock_owner(r), 0, memory_order_relaxed);
+		mt_lock_release(&r->lock);
+	}
+	return 0;
+}
+
+/* ---- Semaphore and BoundedSemaphore ---- */
+
+static int sem_setup(mt_sem *s, unsigned value, int flags, uint32_t kind)
+{
+	if (!s || (flags & ~MT_PSHARED))
+		return -EINVAL;
+	*s = (mt_sem)MT_SEM_INIT(value);
+	s->flags = (uint32_t)flags | kind;
+	s->bound = value;
+	return 0;
+}
+
+int mt_sem_init(mt_sem *s, unsigned value, int flags)
+{
+	return sem_setup(s, value, flags, 0);
+}
+
+int mt_sem_init_bounded(mt_sem *s, unsigned value, int flags)
+{
+	return sem_setup(s, value, flags, SEM_BOUNDED);
+}
+
+static bool sem_try(_Atomic uint32_t *value)
+{
+	uint32_t v = atomic_load_explicit(value, memory_order_relaxed);
+	while (v > 0)
+		if (atomic_compare_exchange_weak_explicit(value, &v, v - 1,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	return false;
+}
+
+/* Sleepers announce themselves before they look at the value, and release
+ * looks at the sleepers after it raised the value (both sequentially
+ * consistent): either release sees a sleeper and wakes it, or the sleeper
+ * sees the new value. The futex re-checks value == 0 before sleeping. */
+static int sem_sleep(mt_sem *s, const mt__deadline *deadline)
+{
+	_Atomic uint32_t *value = word(&s->value);
+	int err = 0;
+	atomic_fetch_add(word(&s->sleepers), 1);
+	while (!sem_try(value)) {
+		if (mt__futex_wait(value, 0, deadline, is_shared(s->flags)) == -ETIMEDOUT &&
+		    !sem_try(value)) {
+			err = -ETIMEDOUT;
+			break;
+		}
+	}
+	atomic_fetch_sub(word(&s->sleepers), 1);
+	return err;
+}
+
+int mt_sem_acquire(mt_sem *s, double timeout)
+{
+	if (sem_try(word(&s->value)))
+		return 0;
+	mt__deadline deadline;
+	int err = mt__deadline_init(&deadline, timeout);
+	if (err)
+		return err;
+	return timeout == 0 ? -ETIMEDOUT : sem_sleep(s, &deadline);
+}
+
+int mt_sem_release(mt_sem *s, unsigned n)
+{
+	if (n == 0)
+		return -EINVAL;
+	_Atomic uint32_t *value = word(&s->value);
+	uint32_t v = atomic_load(value);
+	do {
+		if ((s->flags & SEM_BOUNDED) && (uint64_t)v + n > s->bound)
+			return -EINVAL;
+		if ((uint64_t)v + n > UINT32_MAX)
+			return -EOVERFLOW;
+	} while (!atomic_compare_exchange_weak(value, &v, v + n));
+	if (atomic_load(word(&s->sleepers)))
+		mt__futex_wake(value, n > INT32_MAX ? INT32_MAX : (int)n,
+			       is_shared(s->flags));
+	return 0;
+}
+
+unsigned mt_sem_value(const mt_sem *s)
+{
+	return atomic_load_explicit(cword(&s->value), memory_order_relaxed);
+}
+
+/* ---- Event ---- */
+
+int mt_event_init(mt_event *e, int flags)
+{
+	if (!e || (flags & ~MT_PSHARED))
+		return -EINVAL;
+	*e = (mt_event)MT_EVENT_INIT;
+	e->flags = (uint32_t)flags;
+	return 0;
+}
+
+void mt_event_set(mt_event *e)
+{
+	_Atomic uint32_t *state = word(&e->state);
+	uint32_t s = atomic_load(state);
+	do {
+		if (s & EVENT_FLAG)
+			return;
+	} while (!atomic_compare_exchange_weak(state, &s,
+					       ((s & ~EVENT_SLEEPERS) | EVENT_FLAG) +
+						       EVENT_SET_COUNT));
+	if (s & EVENT_SLEEPERS)
+		mt__futex_wake(state, INT32_MAX, is_shared(e->flags));
+}
+
+void mt_event_clear(mt_event *e)
+{
+	atomic_fetch_and(word(&e->state), ~EVENT_FLAG);
+}
+
+bool mt_event_is_set(const mt_event *e)
+{
+	return atomic_load(cword(&e->state)) & EVENT_FLAG;
+}
+
+/* True once e is set, or was set since `began` (its state at the start). */
+static bool event_happened(uint32_t now, uint32_t began)
+{
+	return (now & EVENT_FLAG) || (now >> 2) != (began >> 2);
+}
+
+int mt_event_wait(mt_event *e, double timeout)
+{
+	_Atomic uint32_t *state = word(&e->state);
+	uint32_t began = atomic_load(state);
+	if (began & EVENT_FLAG)
+		return 0;
+	mt__deadline deadline;
+	int err = mt__deadline_init(&deadline, timeout);
+	if (err)
+		return err;
+	for (uint32_t s = began; !event_happened(s, began); s = atomic_load(state)) {
+		if (!(s & EVENT_SLEEPERS) &&
+		    !atomic_compare_exchange_weak(state, &s, s | EVENT_SLEEPERS))
+			continue;
+		if (mt__futex_wait(state, s | EVENT_SLEEPERS, &deadline,
+				   is_shared(e->flags)) == -ETIMEDOUT)
+			return event_happened(atomic_load(state), began) ? 0 : -ETIMEDOUT;
+	}
+	return 0;
+}
