@@ -206,6 +206,60 @@ static void tour_isolation(void)
 	       shared_n);
 }
 
+/* ---- 5. a shared lock: 抢票 ---- */
+
+struct ticket_office {
+	mt_lock lock;
+	int left, sold;
+	bool locked;
+};
+
+static int grab_ticket(void *arg)
+{
+	struct ticket_office *office = arg;
+	if (office->locked)
+		mt_lock_acquire(&office->lock, -1);
+	int left = office->left; /* read, wait for "the network", write */
+	nap(0.01);
+	if (left > 0) {
+		office->left = left - 1;
+		__atomic_add_fetch(&office->sold, 1, __ATOMIC_RELAXED);
+	}
+	if (office->locked)
+		mt_lock_release(&office->lock);
+	return 0;
+}
+
+static int sell_one_ticket_to_ten(struct ticket_office *office, bool locked)
+{
+	mt_lock_init(&office->lock, MT_PSHARED);
+	office->left = 1;
+	office->sold = 0;
+	office->locked = locked;
+	mt_process *buyers[10];
+	int started = 0;
+	for (int i = 0; i < 10; i++)
+		started += mt_process_start(&buyers[started], grab_ticket, office, NULL) == 0;
+	for (int i = 0; i < started; i++) {
+		mt_process_join(buyers[i], -1);
+		mt_process_free(buyers[i]);
+	}
+	return office->sold;
+}
+
+static void tour_ticket_lock(void)
+{
+	struct ticket_office *office = mmap(NULL, sizeof *office, PROT_READ | PROT_WRITE,
+					    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (office == MAP_FAILED)
+		return;
+	printf("  10 buyer processes, 1 ticket, no lock:  %d sold\n",
+	       sell_one_ticket_to_ten(office, false));
+	printf("  the same with a shared mt_lock:         %d sold\n",
+	       sell_one_ticket_to_ten(office, true));
+	munmap(office, sizeof *office);
+}
+
 static _Atomic int thread_data;
 
 static int add_one(void *arg)
@@ -313,6 +367,7 @@ static const struct scenario {
 	{"Process: 吃饭, 睡觉, 打豆豆 at once", tour_three_processes},
 	{"exit codes as Python reports them", tour_exit_codes},
 	{"processes do not share memory", tour_isolation},
+	{"抢票: a lock shared by processes", tour_ticket_lock},
 	{"threads share memory (threading.Thread)", tour_threads},
 	{"daemons end with their parent", tour_daemons},
 	{"measured on this machine", tour_table},

@@ -116,6 +116,7 @@ static void the_whole_tour_runs(void **state)
 	assert_non_null(strstr(r.out, "adopted it"));
 	assert_non_null(strstr(r.out, "打豆豆"));
 	assert_non_null(strstr(r.out, "n = 100"));
+	assert_non_null(strstr(r.out, "shared mt_lock:         1 sold"));
 	assert_non_null(strstr(r.out, "data = 10"));
 	assert_non_null(strstr(r.out, "process start + join"));
 }

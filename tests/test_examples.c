@@ -340,6 +340,34 @@ static void process_isolation_keeps_parent_n_at_100(void **state)
 	assert_in_order(&r, "子进程内", "主进程内");
 }
 
+static int count_occurrences(const char *text, const char *word)
+{
+	int n = 0;
+	for (const char *at = text; (at = strstr(at, word)); at += strlen(word))
+		n++;
+	return n;
+}
+
+static void ticket_grabbing_sells_one_ticket_with_a_lock(void **state)
+{
+	static struct run r;
+	run_example(&r, "ticket_grabbing", NULL);
+	assert_int_equal(count_occurrences(r.out, "got a ticket"), 1);
+	assert_int_equal(count_occurrences(r.out, "none left"), 9);
+	assert_non_null(strstr(r.out, "with a lock: 1 ticket, 1 sold"));
+}
+
+static void ticket_grabbing_without_a_lock_still_runs_every_buyer(void **state)
+{
+	static struct run r;
+	run_example(&r, "ticket_grabbing", "nolock");
+	/* How many buy is the race's to decide; every buyer answers. */
+	assert_int_equal(count_occurrences(r.out, "got a ticket") +
+				 count_occurrences(r.out, "none left"),
+			 10);
+	assert_non_null(strstr(r.out, "without a lock: 1 ticket"));
+}
+
 static void process_exitcodes_are_return_value_or_minus_signal(void **state)
 {
 	static struct run r;
@@ -493,6 +521,8 @@ int main(void)
 		cmocka_unit_test(three_processes_print_each_task_then_finished),
 		cmocka_unit_test(custom_process_runs_f1_then_f2_in_one_child),
 		cmocka_unit_test(process_isolation_keeps_parent_n_at_100),
+		cmocka_unit_test(ticket_grabbing_sells_one_ticket_with_a_lock),
+		cmocka_unit_test(ticket_grabbing_without_a_lock_still_runs_every_buyer),
 		cmocka_unit_test(process_exitcodes_are_return_value_or_minus_signal),
 		cmocka_unit_test(thread_create_by_function_and_by_struct_with_names),
 		cmocka_unit_test(thread_shared_data_counts_to_ten_across_threads),
