@@ -265,6 +265,164 @@ unsigned mt_sem_value(const mt_sem *s)
 	return atomic_load_explicit(cword(&s->value), memory_order_relaxed);
 }
 
+/* ---- Condition ----
+ *
+ * notify grants wake-ups (signals) to waiters that have none yet, bumps seq
+ * and wakes that many sleepers; the kernel wakes the oldest sleepers on a
+ * futex first. A waiter may take a signal only if seq moved since it began
+ * waiting, so a thread that arrives after a notify never takes a wake-up
+ * meant for an earlier one; if the kernel woke such a late thread anyway
+ * (after a spurious wake-up), it passes the wake-up on. Waiters, signals and
+ * seq change only with the condition's lock held, except seq's futex wait. */
+
+int mt_cond_init(mt_cond *c, int flags)
+{
+	if (!c || (flags & ~MT_PSHARED))
+		return -EINVAL;
+	*c = (mt_cond)MT_COND_INIT;
+	c->flags = (uint32_t)flags;
+	return 0;
+}
+
+/* How a wait lets go of its lock and takes it back. */
+struct held_lock {
+	void *lock;
+	void (*release)(void *lock, uint32_t *saved);
+	void (*retake)(void *lock, uint32_t saved);
+};
+
+static void release_plain(void *lock, uint32_t *saved)
+{
+	mt_lock_release(lock);
+}
+
+static void retake_plain(void *lock, uint32_t saved)
+{
+	mt_lock_acquire(lock, -1);
+}
+
+static void release_reentrant(void *lock, uint32_t *saved)
+{
+	mt_rlock *r = lock;
+	*saved = r->count;
+	r->count = 0;
+	atomic_store_explicit(rlock_owner(r), 0, memory_order_relaxed);
+	mt_lock_release(&r->lock);
+}
+
+static void retake_reentrant(void *lock, uint32_t saved)
+{
+	mt_rlock *r = lock;
+	mt_lock_acquire(&r->lock, -1);
+	atomic_store_explicit(rlock_owner(r), mt__tid(), memory_order_relaxed);
+	r->count = saved;
+}
+
+static bool take_signal(mt_cond *c)
+{
+	_Atomic uint32_t *signals = word(&c->signals);
+	uint32_t s = atomic_load(signals);
+	while (s > 0)
+		if (atomic_compare_exchange_weak(signals, &s, s - 1))
+			return true;
+	return false;
+}
+
+static int cond_wait(mt_cond *c, const struct held_lock *held,
+		     const mt__deadline *deadline)
+{
+	_Atomic uint32_t *seq = word(&c->seq);
+	uint32_t began = atomic_load(seq), saved = 0;
+	int err = 0;
+	atomic_fetch_add(word(&c->waiters), 1);
+	for (;;) {
+		held->release(held->lock, &saved);
+		int slept = mt__futex_wait(seq, began, deadline, is_shared(c->flags));
+		held->retake(held->lock, saved);
+		uint32_t now = atomic_load(seq);
+		if (now != began && take_signal(c))
+			break;
+		if (slept == -ETIMEDOUT) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		if (now == began) /* woken though nothing was meant for us */
+			mt__futex_wake(seq, 1, is_shared(c->flags));
+		else
+			began = now; /* earlier waiters took what was granted */
+	}
+	atomic_fetch_sub(word(&c->waiters), 1);
+	return err;
+}
+
+static int cond_wait_checked(mt_cond *c, const struct held_lock *held, int32_t owner,
+			     double timeout)
+{
+	if (owner != mt__tid())
+		return -EPERM;
+	mt__deadline deadline;
+	int err = mt__deadline_init(&deadline, timeout);
+	return err ? err : cond_wait(c, held, &deadline);
+}
+
+static int32_t lock_owner(const mt_lock *l)
+{
+	return atomic_load_explicit((_Atomic int32_t *)&l->owner, memory_order_relaxed);
+}
+
+int mt_cond_wait(mt_cond *c, mt_lock *l, double timeout)
+{
+	const struct held_lock held = {l, release_plain, retake_plain};
+	return cond_wait_checked(c, &held, lock_owner(l), timeout);
+}
+
+int mt_cond_wait_rlock(mt_cond *c, mt_rlock *r, double timeout)
+{
+	const struct held_lock held = {r, release_reentrant, retake_reentrant};
+	return cond_wait_checked(c, &held,
+				 atomic_load_explicit(rlock_owner(r), memory_order_relaxed),
+				 timeout);
+}
+
+int mt_cond_wait_for(mt_cond *c, mt_lock *l, bool (*predicate)(void *arg), void *arg,
+		     double timeout)
+{
+	const struct held_lock held = {l, release_plain, retake_plain};
+	if (lock_owner(l) != mt__tid())
+		return -EPERM;
+	mt__deadline deadline;
+	int err = mt__deadline_init(&deadline, timeout);
+	while (!err && !predicate(arg))
+		err = cond_wait(c, &held, &deadline);
+	return err == -ETIMEDOUT && predicate(arg) ? 0 : err;
+}
+
+static void cond_grant(mt_cond *c, uint32_t n)
+{
+	_Atomic uint32_t *signals = word(&c->signals);
+	uint32_t waiting = atomic_load(word(&c->waiters));
+	uint32_t granted = atomic_load(signals);
+	uint32_t wake = waiting > granted ? waiting - granted : 0;
+	if (wake > n)
+		wake = n;
+	if (wake == 0)
+		return;
+	atomic_fetch_add(signals, wake);
+	atomic_fetch_add(word(&c->seq), 1);
+	mt__futex_wake(word(&c->seq), wake > INT32_MAX ? INT32_MAX : (int)wake,
+		       is_shared(c->flags));
+}
+
+void mt_cond_notify(mt_cond *c, unsigned n)
+{
+	cond_grant(c, n);
+}
+
+void mt_cond_notify_all(mt_cond *c)
+{
+	cond_grant(c, UINT32_MAX);
+}
+
 /* ---- Event ---- */
 
 int mt_event_init(mt_event *e, int flags)

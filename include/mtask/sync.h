@@ -1,5 +1,5 @@
 /* mtask/sync.h: synchronisation primitives, the C counterparts of
- * threading's Lock, RLock, Semaphore, BoundedSemaphore and Event, usable
+ * threading's Lock, RLock, Condition, Semaphore, BoundedSemaphore and Event, usable
  * between threads and, with MT_PSHARED, between processes.
  *
  * Every primitive is a plain fixed-size struct: embed it, put it in static
@@ -21,9 +21,9 @@
  * the child (the usual rule for locks and fork). Primitives made with
  * MT_PSHARED in shared memory are the same object in parent and child.
  *
- * Not yet (later work of the same module): Condition, Barrier, Timer, the
- * robust -EOWNERDEAD protocol for shared locks whose holder dies, and
- * lock-order checking. */
+ * Not yet (later work of the same module): Barrier, Timer, the robust
+ * -EOWNERDEAD protocol for shared locks whose holder dies, and lock-order
+ * checking. */
 #ifndef MTASK_SYNC_H
 #define MTASK_SYNC_H
 
@@ -122,6 +122,49 @@ MT_EXPORT int mt_sem_release(mt_sem *s, unsigned n);
 
 /* mt_sem_value - the value now (a snapshot: it may change at once). */
 MT_EXPORT unsigned mt_sem_value(const mt_sem *s);
+
+/* ---- Condition (threading.Condition) ---- */
+
+/* A condition is used with a lock the waiter holds: an mt_lock, or an
+ * mt_rlock (Python's default). notify(n) wakes at most n of the threads
+ * that were waiting when it was called, oldest first; a thread that starts
+ * waiting later is not woken by it. Hold the lock when you notify, as
+ * Python requires; mtask does not check it there. */
+typedef struct mt_cond {
+	uint32_t seq;     /* bumped by every notify that wakes somebody */
+	uint32_t waiters; /* threads inside a wait */
+	uint32_t signals; /* wake-ups granted and not yet taken */
+	uint32_t flags;   /* MT_PSHARED */
+} mt_cond;
+
+#define MT_COND_INIT {0, 0, 0, 0}
+
+/* mt_cond_init - a condition; flags 0 or MT_PSHARED (then its lock must be
+ * MT_PSHARED too). */
+MT_EXPORT int mt_cond_init(mt_cond *c, int flags);
+
+/* mt_cond_wait - release l, wait for a notify (or the timeout), take l
+ * again, as Condition.wait. Returns 0 when notified, -ETIMEDOUT, -EPERM when
+ * the calling thread does not hold l (Python's RuntimeError), -EINVAL for
+ * a NaN timeout. l is held again on every return but -EPERM and -EINVAL. */
+MT_EXPORT int mt_cond_wait(mt_cond *c, mt_lock *l, double timeout);
+
+/* mt_cond_wait_rlock - the same with an RLock, released and retaken
+ * however many times the caller holds it. */
+MT_EXPORT int mt_cond_wait_rlock(mt_cond *c, mt_rlock *r, double timeout);
+
+/* mt_cond_wait_for - wait until predicate(arg) is true, as
+ * Condition.wait_for: checks it first, then after each wake-up, with l held.
+ * Returns 0 once it is true, -ETIMEDOUT if it is still false at the
+ * deadline, -EPERM or -EINVAL as mt_cond_wait. */
+MT_EXPORT int mt_cond_wait_for(mt_cond *c, mt_lock *l, bool (*predicate)(void *arg),
+			       void *arg, double timeout);
+
+/* mt_cond_notify - wake at most n waiters (notify(n)). */
+MT_EXPORT void mt_cond_notify(mt_cond *c, unsigned n);
+
+/* mt_cond_notify_all - wake every waiter (notify_all()). */
+MT_EXPORT void mt_cond_notify_all(mt_cond *c);
 
 /* ---- Event (threading.Event, multiprocessing.Event) ---- */
 
