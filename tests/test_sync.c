@@ -460,6 +460,160 @@ static void a_shared_condition_crosses_processes(void **state)
 	munmap(b, 4096);
 }
 
+/* ---- Barrier ---- */
+
+struct meeting {
+	mt_barrier barrier;
+	_Atomic int actions;
+	_Atomic int seen; /* bit i: arrival index i was returned */
+};
+
+static void count_action(void *arg)
+{
+	atomic_fetch_add(&((struct meeting *)arg)->actions, 1);
+}
+
+static int meet_twice(void *arg)
+{
+	struct meeting *m = arg;
+	for (int round = 0; round < 2; round++) {
+		int index = mt_barrier_wait(&m->barrier, 30);
+		if (index < 0)
+			return 100 - index;
+		/* The action ran before anybody was released. */
+		if (atomic_load(&m->actions) < round + 1)
+			return 99;
+		atomic_fetch_or(&m->seen, 1 << (index + 3 * round));
+	}
+	return 0;
+}
+
+static void a_barrier_releases_all_with_distinct_indices_after_the_action(void **state)
+{
+	struct meeting m;
+	atomic_init(&m.actions, 0);
+	atomic_init(&m.seen, 0);
+	assert_int_equal(mt_barrier_init(&m.barrier, 3, count_action, &m, 0), 0);
+	mt_thread *threads[3];
+	for (int i = 0; i < 3; i++)
+		threads[i] = start_thread(meet_twice, &m);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(join_thread(threads[i]), 0);
+	assert_int_equal(atomic_load(&m.actions), 2);
+	assert_int_equal(atomic_load(&m.seen), 0x3f); /* 0, 1, 2 in both rounds */
+	assert_false(mt_barrier_broken(&m.barrier));
+	assert_int_equal(mt_barrier_init(&m.barrier, 0, NULL, NULL, 0), -EINVAL);
+}
+
+static int wait_at_barrier(void *arg)
+{
+	return -mt_barrier_wait(arg, 30);
+}
+
+static void a_timeout_breaks_the_barrier_until_reset(void **state)
+{
+	mt_barrier b;
+	assert_int_equal(mt_barrier_init(&b, 2, NULL, NULL, 0), 0);
+	assert_int_equal(mt_barrier_wait(&b, 0.02), -ETIMEDOUT);
+	assert_true(mt_barrier_broken(&b));
+	assert_int_equal(mt_barrier_wait(&b, 1), -ECANCELED);
+	mt_barrier_reset(&b);
+	assert_false(mt_barrier_broken(&b));
+	mt_thread *other = start_thread(wait_at_barrier, &b);
+	int index = mt_barrier_wait(&b, 30);
+	assert_true(index == 0 || index == 1);
+	int other_index = join_thread(other); /* -index */
+	assert_int_equal(index + -other_index, 1);
+}
+
+static void abort_and_reset_send_waiters_away_broken(void **state)
+{
+	mt_barrier b;
+	assert_int_equal(mt_barrier_init(&b, 3, NULL, NULL, 0), 0);
+	mt_thread *waiter = start_thread(wait_at_barrier, &b);
+	while (mt_barrier_n_waiting(&b) != 1)
+		sleep_seconds(0.001);
+	mt_barrier_abort(&b);
+	assert_int_equal(join_thread(waiter), ECANCELED);
+
+	mt_barrier_reset(&b);
+	waiter = start_thread(wait_at_barrier, &b);
+	while (mt_barrier_n_waiting(&b) != 1)
+		sleep_seconds(0.001);
+	mt_barrier_reset(&b);
+	assert_int_equal(join_thread(waiter), ECANCELED);
+	assert_false(mt_barrier_broken(&b));
+	assert_int_equal(mt_barrier_n_waiting(&b), 0);
+}
+
+static int meet_across_processes(void *arg)
+{
+	int index = mt_barrier_wait(arg, 30);
+	return index < 0 ? 100 : index;
+}
+
+static void a_shared_barrier_meets_across_processes(void **state)
+{
+	mt_barrier *b = shared_page();
+	assert_int_equal(mt_barrier_init(b, 2, NULL, NULL, MT_PSHARED), 0);
+	mt_process *child;
+	assert_int_equal(mt_process_start(&child, meet_across_processes, b, NULL), 0);
+	int index = mt_barrier_wait(b, 30);
+	assert_int_equal(mt_process_join(child, 30), 0);
+	assert_int_equal(index + mt_process_exitcode(child), 1);
+	mt_process_free(child);
+	munmap(b, 4096);
+}
+
+/* ---- Timer ---- */
+
+static _Atomic int timer_calls;
+
+static int timer_fired(void *arg)
+{
+	atomic_fetch_add(&timer_calls, 1);
+	return 7;
+}
+
+static void a_timer_runs_its_function_after_the_interval(void **state)
+{
+	atomic_store(&timer_calls, 0);
+	mt_timer *t;
+	double t0 = now();
+	assert_int_equal(mt_timer_start(&t, 0.03, timer_fired, NULL, NULL), 0);
+	assert_int_equal(mt_timer_join(t, 30), 0);
+	assert_true(now() - t0 >= 0.025);
+	assert_int_equal(atomic_load(&timer_calls), 1);
+	assert_int_equal(mt_timer_exitcode(t), 7);
+	assert_int_equal(mt_timer_cancel(t), -EALREADY);
+	mt_timer_free(t);
+	assert_int_equal(mt_timer_start(&t, NAN, timer_fired, NULL, NULL), -EINVAL);
+}
+
+static void a_cancelled_timer_never_runs(void **state)
+{
+	atomic_store(&timer_calls, 0);
+	mt_timer *t;
+	assert_int_equal(mt_timer_start(&t, 30, timer_fired, NULL, NULL), 0);
+	assert_int_equal(mt_timer_cancel(t), 0);
+	assert_int_equal(mt_timer_cancel(t), 0);
+	assert_int_equal(mt_timer_join(t, 30), 0); /* at once, not after 30 s */
+	assert_int_equal(mt_timer_exitcode(t), MT_NOEXIT);
+	assert_int_equal(atomic_load(&timer_calls), 0);
+	mt_timer_free(t);
+}
+
+static void a_freed_pending_timer_still_fires(void **state)
+{
+	atomic_store(&timer_calls, 0);
+	mt_timer *t;
+	assert_int_equal(mt_timer_start(&t, 0.01, timer_fired, NULL, NULL), 0);
+	mt_timer_free(t);
+	for (int i = 0; i < 5000 && atomic_load(&timer_calls) == 0; i++)
+		sleep_seconds(0.001);
+	assert_int_equal(atomic_load(&timer_calls), 1);
+}
+
 /* ---- Event ---- */
 
 static void an_event_is_set_cleared_and_waited_for(void **state)
@@ -533,6 +687,13 @@ int main(void)
 		cmocka_unit_test(a_late_waiter_never_takes_an_earlier_notify),
 		cmocka_unit_test(a_wait_lets_go_of_an_rlock_entirely_and_restores_it),
 		cmocka_unit_test(a_shared_condition_crosses_processes),
+		cmocka_unit_test(a_barrier_releases_all_with_distinct_indices_after_the_action),
+		cmocka_unit_test(a_timeout_breaks_the_barrier_until_reset),
+		cmocka_unit_test(abort_and_reset_send_waiters_away_broken),
+		cmocka_unit_test(a_shared_barrier_meets_across_processes),
+		cmocka_unit_test(a_timer_runs_its_function_after_the_interval),
+		cmocka_unit_test(a_cancelled_timer_never_runs),
+		cmocka_unit_test(a_freed_pending_timer_still_fires),
 		cmocka_unit_test(a_semaphore_counts_down_and_times_out_at_zero),
 		cmocka_unit_test(a_bounded_semaphore_refuses_to_pass_its_initial_value),
 		cmocka_unit_test(a_semaphore_limits_how_many_work_at_once),

@@ -1,5 +1,6 @@
 /* mtask/sync.h: synchronisation primitives, the C counterparts of
- * threading's Lock, RLock, Condition, Semaphore, BoundedSemaphore and Event, usable
+ * threading's Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event,
+ * Barrier and Timer, usable
  * between threads and, with MT_PSHARED, between processes.
  *
  * Every primitive is a plain fixed-size struct: embed it, put it in static
@@ -21,9 +22,8 @@
  * the child (the usual rule for locks and fork). Primitives made with
  * MT_PSHARED in shared memory are the same object in parent and child.
  *
- * Not yet (later work of the same module): Barrier, Timer, the robust
- * -EOWNERDEAD protocol for shared locks whose holder dies, and lock-order
- * checking. */
+ * Not yet (later work of the same module): the robust -EOWNERDEAD protocol
+ * for shared locks whose holder dies, and lock-order checking. */
 #ifndef MTASK_SYNC_H
 #define MTASK_SYNC_H
 
@@ -165,6 +165,82 @@ MT_EXPORT void mt_cond_notify(mt_cond *c, unsigned n);
 
 /* mt_cond_notify_all - wake every waiter (notify_all()). */
 MT_EXPORT void mt_cond_notify_all(mt_cond *c);
+
+/* ---- Barrier (threading.Barrier) ---- */
+
+/* parties threads meet; the last to arrive runs the action (if any) and
+ * releases the others. A wait that times out, mt_barrier_abort, or
+ * mt_barrier_reset with threads waiting breaks the barrier: waiters then
+ * get -ECANCELED (Python's BrokenBarrierError), the timed-out thread itself
+ * -ETIMEDOUT. A broken barrier stays broken until mt_barrier_reset. */
+typedef struct mt_barrier {
+	mt_lock lock;
+	mt_cond cond;
+	uint32_t parties;
+	int32_t state;  /* filling, draining, resetting or broken */
+	uint32_t count; /* threads inside a wait */
+	uint32_t flags;
+	void (*action)(void *arg);
+	void *action_arg;
+} mt_barrier;
+
+/* mt_barrier_init - a barrier for parties (>= 1) threads; action, if not
+ * NULL, runs in the last thread to arrive, before the others are released
+ * (with MT_PSHARED it must be valid in every process, as after a fork).
+ * Returns 0 or -EINVAL. */
+MT_EXPORT int mt_barrier_init(mt_barrier *b, unsigned parties, void (*action)(void *arg),
+			      void *action_arg, int flags);
+
+/* mt_barrier_wait - wait until parties threads have called it. Returns the
+ * thread's arrival index (0 to parties - 1, each once, as Python), or
+ * -ETIMEDOUT (this thread's timeout broke the barrier), -ECANCELED (the
+ * barrier is or was broken), -EINVAL for a NaN timeout. */
+MT_EXPORT int mt_barrier_wait(mt_barrier *b, double timeout);
+
+/* mt_barrier_abort - break the barrier: current and future waits return
+ * -ECANCELED until mt_barrier_reset. */
+MT_EXPORT void mt_barrier_abort(mt_barrier *b);
+
+/* mt_barrier_reset - return to the empty state; threads waiting now get
+ * -ECANCELED. */
+MT_EXPORT void mt_barrier_reset(mt_barrier *b);
+
+/* mt_barrier_n_waiting - how many threads wait now (a snapshot). */
+MT_EXPORT unsigned mt_barrier_n_waiting(mt_barrier *b);
+
+/* mt_barrier_broken - true while the barrier is broken. */
+MT_EXPORT bool mt_barrier_broken(mt_barrier *b);
+
+/* ---- Timer (threading.Timer) ---- */
+
+/* A thread that runs fn(arg) after interval seconds unless cancelled first.
+ * Unlike the other objects here it allocates (it is a thread): free it with
+ * mt_timer_free. Thread-only. */
+typedef struct mt_timer mt_timer;
+
+/* mt_timer_start - start the timer (Timer(interval, fn, args).start()).
+ * opts name and daemon its thread (NULL: defaults; non-daemon timers hold up
+ * program exit as other threads do). Returns 0, -EINVAL, or mt_thread_start's
+ * errors. */
+struct mt_thread_opts;
+MT_EXPORT int mt_timer_start(mt_timer **t, double interval, mt_fn fn, void *arg,
+			     const struct mt_thread_opts *opts);
+
+/* mt_timer_cancel - stop the timer if fn has not started: returns 0, or
+ * -EALREADY when fn already runs or ran. */
+MT_EXPORT int mt_timer_cancel(mt_timer *t);
+
+/* mt_timer_join - wait for the timer's thread (fn's end, or the cancel).
+ * Returns 0 or -ETIMEDOUT; mt_timer_exitcode then tells fn's return value,
+ * or MT_NOEXIT when it was cancelled. */
+MT_EXPORT int mt_timer_join(mt_timer *t, double timeout);
+
+/* mt_timer_exitcode - fn's return value, MT_NOEXIT until it returned or
+ * when the timer was cancelled. */
+MT_EXPORT int mt_timer_exitcode(mt_timer *t);
+
+/* mt_timer_free - release the handle; a timer still pending goes on. */
+MT_EXPORT void mt_timer_free(mt_timer *t);
 
 /* ---- Event (threading.Event, multiprocessing.Event) ---- */
 
