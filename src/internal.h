@@ -155,6 +155,18 @@ MT_HIDDEN pid_t mt__tid(void);
 /* ---- process.c: the registry of child processes and its reaper ---- */
 MT_HIDDEN void mt__children_shutdown(void);  /* SIGTERM daemons, join all */
 
+/* ---- lockcheck.c: lock-order checking, MTASK_LOCKCHECK=1 ---- */
+struct mt_lock;
+extern _Atomic bool mt__lockcheck_on;
+static inline bool mt__lockcheck_active(void)
+{
+	return atomic_load_explicit(&mt__lockcheck_on, memory_order_relaxed);
+}
+MT_HIDDEN void mt__lockcheck_init_from_env(void);
+MT_HIDDEN void mt__lockcheck_before(const struct mt_lock *l);
+MT_HIDDEN void mt__lockcheck_acquired(const struct mt_lock *l);
+MT_HIDDEN void mt__lockcheck_released(const struct mt_lock *l);
+
 /* ---- trace.c: the small internal trace API every module uses ---- */
 
 /* The trace file's descriptor, -1 while off. Read inline so that checking

@@ -102,7 +102,10 @@ static int lock_sleep(mt_lock *l, const mt__deadline *deadline)
 int mt_lock_acquire(mt_lock *l, double timeout)
 {
 	_Atomic uint32_t *state = word(&l->state);
+	bool checking = mt__lockcheck_active();
 	int err = 0;
+	if (checking)
+		mt__lockcheck_before(l);
 	if (!lock_try(state)) {
 		mt__deadline deadline;
 		if ((err = mt__deadline_init(&deadline, timeout)))
@@ -115,6 +118,8 @@ int mt_lock_acquire(mt_lock *l, double timeout)
 	if (!err)
 		atomic_store_explicit((_Atomic int32_t *)&l->owner, mt__tid(),
 				      memory_order_relaxed);
+	if (!err && checking)
+		mt__lockcheck_acquired(l);
 	return err;
 }
 
@@ -124,10 +129,17 @@ int mt_lock_release(mt_lock *l)
 	if (atomic_load_explicit(state, memory_order_relaxed) == 0)
 		return -EPERM;
 	atomic_store_explicit((_Atomic int32_t *)&l->owner, 0, memory_order_relaxed);
+	if (mt__lockcheck_active())
+		mt__lockcheck_released(l);
 	uint32_t was = atomic_exchange_explicit(state, 0, memory_order_release);
 	if (was == 2)
 		mt__futex_wake(state, 1, is_shared(l->flags));
 	return was ? 0 : -EPERM; /* a racing release freed it first */
+}
+
+void mt_lock_set_name(mt_lock *l, const char *name)
+{
+	l->name = name;
 }
 
 bool mt_lock_locked(const mt_lock *l)
