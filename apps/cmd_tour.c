@@ -260,6 +260,86 @@ static void tour_ticket_lock(void)
 	munmap(office, sizeof *office);
 }
 
+/* ---- 6. deadlock: 科学家吃面, reported before it happens ---- */
+
+struct table {
+	mt_lock *first, *second; /* the order this scientist takes them in */
+	const char *first_name, *second_name;
+};
+
+static int eat_noodles(void *arg)
+{
+	struct table *t = arg;
+	mt_lock_acquire(t->first, -1);
+	printf("  %s 拿到%s (got the %s)\n", mt_thread_name(mt_thread_current()),
+	       t->first_name, t->first_name);
+	nap(0.02); /* both scientists hold one lock now */
+	if (mt_lock_acquire(t->second, 0.3)) {
+		printf("  %s waited 0.3 s for the %s: deadlock, gives up\n",
+		       mt_thread_name(mt_thread_current()), t->second_name);
+	} else {
+		printf("  %s 吃面 (eats)\n", mt_thread_name(mt_thread_current()));
+		mt_lock_release(t->second);
+	}
+	mt_lock_release(t->first);
+	return 0;
+}
+
+/* The notes' fix: noodle_lock = fork_lock = RLock(); whoever eats takes
+ * it twice, once "for the noodles" and once "for the fork". */
+static int eat_with_rlock(void *arg)
+{
+	mt_rlock *both = arg;
+	mt_rlock_acquire(both, -1);
+	mt_rlock_acquire(both, -1);
+	printf("  %s 拿到面条和叉子, 吃面 (eats)\n", mt_thread_name(mt_thread_current()));
+	mt_rlock_release(both);
+	mt_rlock_release(both);
+	return 0;
+}
+
+static void seat_two_scientists(mt_fn eat, void *a, void *b)
+{
+	mt_thread_opts oa = {.name = "科学家A"}, ob = {.name = "科学家B"};
+	mt_thread *ta, *tb;
+	if (mt_thread_start(&ta, eat, a, &oa))
+		return;
+	if (mt_thread_start(&tb, eat, b, &ob) == 0) {
+		mt_thread_join(tb, -1);
+		mt_thread_free(tb);
+	}
+	mt_thread_join(ta, -1);
+	mt_thread_free(ta);
+}
+
+/* In a child, so that turning the checker on changes nothing else; its
+ * report goes to stdout to stay in the tour's order. */
+static int philosophers_with_two_locks(void *arg)
+{
+	dup2(STDOUT_FILENO, STDERR_FILENO);
+	setvbuf(stdout, NULL, _IONBF, 0); /* the report and the lines in order */
+	mt_lockcheck_enable(true);
+	mt_lock noodle = MT_LOCK_INIT_NAMED("noodle"), fork_lock = MT_LOCK_INIT_NAMED("fork");
+	struct table a = {&noodle, &fork_lock, "面条 noodles", "叉子 fork"};
+	struct table b = {&fork_lock, &noodle, "叉子 fork", "面条 noodles"};
+	seat_two_scientists(eat_noodles, &a, &b);
+	printf("  MTASK_LOCKCHECK reported %u inversion(s) before the wait\n",
+	       mt_lockcheck_reports());
+	return 0;
+}
+
+static void tour_philosophers(void)
+{
+	mt_process *p;
+	if (mt_process_start(&p, philosophers_with_two_locks, NULL, NULL) == 0) {
+		mt_process_join(p, -1);
+		mt_process_free(p);
+	}
+	static mt_rlock both = MT_RLOCK_INIT;
+	printf("  with one RLock for both (noodle_lock = fork_lock = RLock()):\n");
+	seat_two_scientists(eat_with_rlock, &both, &both);
+}
+
 static _Atomic int thread_data;
 
 static int add_one(void *arg)
@@ -369,6 +449,7 @@ static const struct scenario {
 	{"processes do not share memory", tour_isolation},
 	{"抢票: a lock shared by processes", tour_ticket_lock},
 	{"threads share memory (threading.Thread)", tour_threads},
+	{"deadlock: 科学家吃面, and the RLock that fixes it", tour_philosophers},
 	{"daemons end with their parent", tour_daemons},
 	{"measured on this machine", tour_table},
 };

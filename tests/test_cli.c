@@ -118,6 +118,9 @@ static void the_whole_tour_runs(void **state)
 	assert_non_null(strstr(r.out, "n = 100"));
 	assert_non_null(strstr(r.out, "shared mt_lock:         1 sold"));
 	assert_non_null(strstr(r.out, "data = 10"));
+	assert_non_null(strstr(r.out, "lock order inversion"));
+	assert_non_null(strstr(r.out, "MTASK_LOCKCHECK reported 1 inversion(s)"));
+	assert_non_null(strstr(r.out, "科学家B 拿到面条和叉子, 吃面"));
 	assert_non_null(strstr(r.out, "process start + join"));
 }
 
