@@ -499,6 +499,209 @@ static void thread_vs_process_times_both_starts(void **state)
 	assert_in_order(&r, "执行时间 (elapsed) thread:", "进程执行");
 }
 
+/* ---- the threading sync lessons ---- */
+
+/* Copies the output's line at *at, without its newline, into line and
+ * moves *at past it. False at the end of the output. */
+static bool next_line(const char **at, char *line, size_t size)
+{
+	if (!**at)
+		return false;
+	size_t len = strcspn(*at, "\n");
+	if (len >= size)
+		fail_msg("line too long: \"%.60s\"", *at);
+	memcpy(line, *at, len);
+	line[len] = '\0';
+	*at += len + ((*at)[len] == '\n');
+	return true;
+}
+
+/* ok = whether the whole of line matches a scanf format (a literal),
+ * filling `fields` conversions: the %n shows the text after the last
+ * conversion matched, and that nothing follows it. */
+#define match_line(ok, line, fields, format, ...)                                                  \
+	do {                                                                                       \
+		int end_ = -1;                                                                     \
+		ok = sscanf(line, format "%n", __VA_ARGS__, &end_) == (fields) &&                  \
+		     end_ == (int)strlen(line);                                                    \
+	} while (0)
+
+static void counter_race_with_a_lock_counts_every_increment(void **state)
+{
+	static struct run r;
+	run_example(&r, "counter_race", "lock");
+	for (int i = 0; i < 4; i++) {
+		char line[64];
+		snprintf(line, sizeof line, "线程%d: n += 1, 2000 times\n", i);
+		assert_int_equal(count_of(&r, line), 1);
+	}
+	/* No update lost: exactly 4 x 2000. */
+	position_of(&r, "with a lock: 8000 of 8000\n");
+	assert_absent(&r, "without a lock");
+}
+
+static void counter_race_runs_the_unsafe_count_then_the_locked_one(void **state)
+{
+	static struct run r;
+	run_example(&r, "counter_race", NULL);
+	/* What the unsafe total is, the race decides; every thread reports
+	 * and the total is printed, no larger than the increments made. */
+	assert_int_equal(count_of(&r, ": n += 1, 2000 times\n"), 8);
+	int counted, made;
+	scan_line(&r, "without a lock", 2, "without a lock: %d of %d\n", &counted, &made);
+	assert_int_equal(made, 8000);
+	assert_in_range(counted, 1, 8000);
+	assert_in_order(&r, "without a lock", "with a lock: 8000 of 8000\n");
+}
+
+static void bounded_semaphore_lets_at_most_three_in_at_once(void **state)
+{
+	static struct run r;
+	run_example(&r, "semaphore_limit", NULL);
+	/* Replay the enter and leave lines (printed under the program's
+	 * counting lock, so in the order they happened). */
+	int inside = 0, most = 0, entered[10] = {0}, left[10] = {0};
+	const char *at = r.out;
+	char line[128];
+	while (next_line(&at, line, sizeof line) && strncmp(line, "most", 4)) {
+		int id, said;
+		bool enters, leaves;
+		match_line(enters, line, 2, "worker %d enters (inside: %d)", &id, &said);
+		match_line(leaves, line, 2, "worker %d leaves (inside: %d)", &id, &said);
+		if (!enters && !leaves)
+			fail_msg("unexpected line \"%s\"", line);
+		assert_in_range(id, 0, 9);
+		if (enters) {
+			assert_int_equal(entered[id]++, 0);
+			inside++;
+		} else {
+			assert_int_equal(entered[id], 1); /* leaves after it entered */
+			assert_int_equal(left[id]++, 0);
+			inside--;
+		}
+		assert_int_equal(said, inside);
+		if (inside > most)
+			most = inside;
+	}
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(left[i], 1);
+	/* Never above the bound, and the bound reached: 50 ms of work each
+	 * leaves the first three ample time to be in together. */
+	assert_int_equal(most, 3);
+	position_of(&r, "most inside at once: 3 (BoundedSemaphore(3))\n");
+	position_of(&r, "one release too many: refused (ValueError)\n");
+}
+
+static void event_cars_wait_for_green_and_all_pass(void **state)
+{
+	static struct run r;
+	run_example(&r, "event_traffic_light", NULL);
+	assert_int_equal(count_of(&r, "红灯 (red light): event.clear()\n"), 2);
+	assert_int_equal(count_of(&r, "绿灯 (green light): event.set()\n"), 2);
+	/* greens_at_wait[car]: how many greens came before it waited, -1 if
+	 * it did not wait. A waiting car may pass only after a later green,
+	 * any car only after some green. */
+	int greens = 0, waited = 0, passed[8] = {0}, greens_at_wait[8];
+	for (int i = 0; i < 8; i++)
+		greens_at_wait[i] = -1;
+	const char *at = r.out;
+	char line[128];
+	while (next_line(&at, line, sizeof line)) {
+		int car;
+		bool waits, passes;
+		match_line(waits, line, 1, "car %d 在等待 (waits at the red light)", &car);
+		match_line(passes, line, 1, "car %d 通过了 (passes)", &car);
+		if (!strncmp(line, "绿灯", strlen("绿灯")))
+			greens++;
+		if (!waits && !passes)
+			continue;
+		assert_in_range(car, 0, 7);
+		if (waits) {
+			assert_int_equal(passed[car], 0);
+			assert_int_equal(greens_at_wait[car], -1);
+			greens_at_wait[car] = greens;
+			waited++;
+		} else {
+			if (greens <= greens_at_wait[car] || greens == 0)
+				fail_msg("car %d passed at red", car);
+			assert_int_equal(passed[car]++, 0);
+		}
+	}
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(passed[i], 1);
+	/* Car 0 comes at once, 60 ms before the first green. */
+	assert_true(waited >= 1);
+	assert_in_order(&r, "car 0 在等待", "绿灯");
+	position_of(&r, "all 8 cars passed\n");
+}
+
+static void condition_hands_over_0_to_9_in_order_through_two_slots(void **state)
+{
+	static struct run r;
+	run_example(&r, "condition_producer_consumer", NULL);
+	/* Lines are printed under the buffer's lock: replay them. */
+	int next_put = 0, next_take = 0;
+	const char *at = r.out;
+	char line[128];
+	while (next_line(&at, line, sizeof line) && strncmp(line, "done", 4)) {
+		int item, said;
+		bool put, took;
+		match_line(put, line, 2, "put %d (in buffer: %d)", &item, &said);
+		match_line(took, line, 2, "took %d (in buffer: %d)", &item, &said);
+		if (put)
+			assert_int_equal(item, next_put++);
+		else if (took)
+			assert_int_equal(item, next_take++);
+		else
+			fail_msg("unexpected line \"%s\"", line);
+		/* Taken only once put, and never more than two waiting. */
+		assert_int_equal(said, next_put - next_take);
+		assert_in_range(said, 0, 2);
+	}
+	assert_int_equal(next_put, 10);
+	assert_int_equal(next_take, 10);
+	assert_string_equal(line, "done: 10 items through a buffer of 2");
+}
+
+static void rlock_philosophers_all_eat_one_at_a_time(void **state)
+{
+	static struct run r;
+	run_example(&r, "philosophers_rlock", NULL);
+	/* One RLock serves as both noodle and fork lock, so each meal's
+	 * three lines come together: one name takes both, then eats. */
+	const char *names[] = {"哪吒", "egon", "yuan"};
+	int noodles_first[3] = {0}, fork_first[3] = {0};
+	const char *at = r.out;
+	for (int meal = 0; meal < 6; meal++) {
+		char line[3][128], name[3][16];
+		bool noodles[2], fork[2], eats;
+		for (int i = 0; i < 3; i++)
+			if (!next_line(&at, line[i], sizeof line[i]))
+				fail_msg("meal %d: output ends early", meal);
+		for (int i = 0; i < 2; i++) {
+			match_line(noodles[i], line[i], 1, "%15s 抢到了面条 (got the noodles)",
+				   name[i]);
+			match_line(fork[i], line[i], 1, "%15s 抢到了叉子 (got the fork)", name[i]);
+		}
+		match_line(eats, line[2], 1, "%15s 吃面 (eats)", name[2]);
+		if (!eats || !(noodles[0] ? fork[1] : (fork[0] && noodles[1])))
+			fail_msg("meal %d is not noodles, fork, eat: \"%s\"", meal, line[0]);
+		assert_string_equal(name[0], name[1]);
+		assert_string_equal(name[1], name[2]);
+		int who = 0;
+		while (who < 3 && strcmp(name[0], names[who]))
+			who++;
+		assert_in_range(who, 0, 2);
+		(noodles[0] ? noodles_first : fork_first)[who]++;
+	}
+	/* Each ate once by eat1 (noodles first) and once by eat2. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(noodles_first[i], 1);
+		assert_int_equal(fork_first[i], 1);
+	}
+	assert_string_equal(at, "no deadlock: 6 meals eaten\n");
+}
+
 int main(void)
 {
 #ifdef __SANITIZE_THREAD__
@@ -531,6 +734,12 @@ int main(void)
 		cmocka_unit_test(join_waits_for_a_daemon_thread),
 		cmocka_unit_test(thread_daemon_without_argument_runs_all_three_cases),
 		cmocka_unit_test(thread_vs_process_times_both_starts),
+		cmocka_unit_test(counter_race_with_a_lock_counts_every_increment),
+		cmocka_unit_test(counter_race_runs_the_unsafe_count_then_the_locked_one),
+		cmocka_unit_test(bounded_semaphore_lets_at_most_three_in_at_once),
+		cmocka_unit_test(event_cars_wait_for_green_and_all_pass),
+		cmocka_unit_test(condition_hands_over_0_to_9_in_order_through_two_slots),
+		cmocka_unit_test(rlock_philosophers_all_eat_one_at_a_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
