@@ -185,6 +185,10 @@ MT_HIDDEN void mt__trace_span(const char *cat, const char *name, int pid,
 			      int tid, double start_us, double end_us,
 			      int exitcode);
 
+/* A span on the calling thread's track, from start_us to now, for a wait
+ * that ended with err (0, or -ETIMEDOUT, noted in its arguments). */
+MT_HIDDEN void mt__trace_wait(const char *cat, const char *name, double start_us, int err);
+
 /* Names a process or a thread track (metadata events). */
 MT_HIDDEN void mt__trace_process_name(int pid, const char *name);
 MT_HIDDEN void mt__trace_thread_name(int pid, int tid, const char *name);

@@ -18,6 +18,7 @@
  * is Python's Event.wait, which returns True to every waiter a set() woke. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 
 #include "internal.h"
 #include "mtask/sync.h"
@@ -99,6 +100,20 @@ static int lock_sleep(mt_lock *l, const mt__deadline *deadline)
 	return 0;
 }
 
+/* Lock waits that sleep appear in the trace as spans named after the lock. */
+static int lock_sleep_traced(mt_lock *l, const mt__deadline *deadline)
+{
+	if (!mt__trace_on())
+		return lock_sleep(l, deadline);
+	double start_us = mt__now_us();
+	int err = lock_sleep(l, deadline);
+	char unnamed[32];
+	if (!l->name)
+		snprintf(unnamed, sizeof unnamed, "lock@%p", (void *)l);
+	mt__trace_wait("lock", l->name ? l->name : unnamed, start_us, err);
+	return err;
+}
+
 int mt_lock_acquire(mt_lock *l, double timeout)
 {
 	_Atomic uint32_t *state = word(&l->state);
@@ -113,7 +128,7 @@ int mt_lock_acquire(mt_lock *l, double timeout)
 		if (timeout == 0)
 			return -ETIMEDOUT;
 		if (!lock_spin(state))
-			err = lock_sleep(l, &deadline);
+			err = lock_sleep_traced(l, &deadline);
 	}
 	if (!err)
 		atomic_store_explicit((_Atomic int32_t *)&l->owner, mt__tid(),

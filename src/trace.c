@@ -82,18 +82,32 @@ static void emit_line(const char *line, int len)
 	atomic_fetch_sub(&trace.writing, 1);
 }
 
+/* A complete event; args is the inside of its "args" object, or "". */
+static void emit_span(const char *cat, const char *name, int pid, int tid,
+		      double start_us, double end_us, const char *args)
+{
+	char escaped[NAME_JSON_MAX], line[EVENT_MAX];
+	json_escape(escaped, sizeof escaped, name);
+	int len = snprintf(line, sizeof line,
+			   "{\"ph\":\"X\",\"cat\":\"%s\",\"name\":\"%s\",\"pid\":%d,"
+			   "\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,\"args\":{%s}},\n",
+			   cat, escaped, pid, tid, start_us, end_us - start_us, args);
+	emit_line(line, len);
+}
+
 void mt__trace_span(const char *cat, const char *name, int pid, int tid,
 		    double start_us, double end_us, int exitcode)
 {
-	char escaped[NAME_JSON_MAX], line[EVENT_MAX], args[48] = "";
-	json_escape(escaped, sizeof escaped, name);
+	char args[32] = "";
 	if (exitcode != MT_NOEXIT)
-		snprintf(args, sizeof args, ",\"args\":{\"exitcode\":%d}", exitcode);
-	int len = snprintf(line, sizeof line,
-			   "{\"ph\":\"X\",\"cat\":\"%s\",\"name\":\"%s\",\"pid\":%d,"
-			   "\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f%s},\n",
-			   cat, escaped, pid, tid, start_us, end_us - start_us, args);
-	emit_line(line, len);
+		snprintf(args, sizeof args, "\"exitcode\":%d", exitcode);
+	emit_span(cat, name, pid, tid, start_us, end_us, args);
+}
+
+void mt__trace_wait(const char *cat, const char *name, double start_us, int err)
+{
+	emit_span(cat, name, getpid(), mt__tid(), start_us, mt__now_us(),
+		  err == -ETIMEDOUT ? "\"timed_out\":true" : "");
 }
 
 static void trace_metadata(const char *what, int pid, int tid, const char *name)

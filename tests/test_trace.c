@@ -13,10 +13,33 @@ static int return_arg(void *arg)
 	return (int)(intptr_t)arg;
 }
 
+static mt_lock contended = MT_LOCK_INIT_NAMED("contended");
+static mt_event held;
+
+static int hold_the_lock_a_moment(void *arg)
+{
+	mt_lock_acquire(&contended, -1);
+	mt_event_set(&held);
+	struct timespec moment = {0, 30 * 1000 * 1000};
+	nanosleep(&moment, NULL);
+	mt_lock_release(&contended);
+	return 0;
+}
+
 /* What a traced program does: one process (exit 3), one thread (exit 5),
- * a thread with a name that JSON must escape, and a marker. */
+ * a thread with a name that JSON must escape, a wait for a lock another
+ * thread holds, and a marker. */
 static void do_traced_work(void)
 {
+	mt_thread *holder;
+	mt_event_init(&held, 0);
+	if (mt_thread_start(&holder, hold_the_lock_a_moment, NULL, NULL) == 0) {
+		mt_event_wait(&held, -1);
+		mt_lock_acquire(&contended, -1); /* sleeps: a "lock" span */
+		mt_lock_release(&contended);
+		mt_thread_join(holder, -1);
+		mt_thread_free(holder);
+	}
 	mt_process *p;
 	mt_thread *t;
 	mt_process_opts popts = {.name = "child-proc"};
@@ -76,6 +99,8 @@ static void assert_trace_of_traced_work(const char *path)
 	assert_non_null(thread);
 	assert_non_null(strstr(thread, "\"args\":{\"exitcode\":5}"));
 	assert_non_null(strstr(text, "\"name\":\"milestone\""));
+	/* The lock wait, as a span on the waiting thread's track. */
+	assert_non_null(strstr(text, "\"cat\":\"lock\",\"name\":\"contended\""));
 	assert_valid_json_if_python(path);
 }
 
