@@ -30,7 +30,8 @@
  * int bench_NAME(const struct bench_config *, struct bench_result *). */
 /* clang-format off */
 #define BENCH_LIST(X) \
-	X(spawn, "start a trivial process or thread and wait for it to end")
+	X(spawn, "start a trivial process or thread and wait for it to end") \
+	X(sync, "Lock, Condition and Event against pthreads, futexes and Python")
 /* clang-format on */
 
 #define BENCH_ROWS_MAX 16
