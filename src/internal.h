@@ -134,6 +134,23 @@ static inline bool mt__fork_once_stale(struct mt__fork_once *once)
 	       mt__fork_generation;
 }
 
+/* The calling thread's kernel ID, cached per thread and per fork
+ * generation (a forked child's thread has a new one). Inline: locks read it
+ * on every acquisition. */
+struct mt__tid_cache {
+	unsigned generation;
+	pid_t tid;
+};
+extern __thread struct mt__tid_cache mt__tid_cache __attribute__((tls_model("initial-exec")));
+MT_HIDDEN pid_t mt__tid_refresh(void);
+static inline pid_t mt__tid(void)
+{
+	if (__builtin_expect(mt__tid_cache.tid != 0 &&
+				     mt__tid_cache.generation == mt__fork.generation, 1))
+		return mt__tid_cache.tid;
+	return mt__tid_refresh();
+}
+
 /* Runs at normal program exit and when an mtask child finishes: waits for
  * non-daemon threads, then ends and reaps the process's children. */
 MT_HIDDEN void mt__shutdown_tasks(void);
@@ -148,9 +165,7 @@ MT_HIDDEN void mt__threads_init(void);        /* at load: the main thread */
 struct mt_thread;
 extern __thread struct mt_thread *mt__self MT_TLS_FAST;
 MT_HIDDEN pid_t mt__gettid(void);
-/* The calling thread's kernel ID, cached per thread and per fork
- * generation (a forked child's thread has a new one). */
-MT_HIDDEN pid_t mt__tid(void);
+
 
 /* ---- process.c: the registry of child processes and its reaper ---- */
 MT_HIDDEN void mt__children_shutdown(void);  /* SIGTERM daemons, join all */

@@ -6,10 +6,15 @@
  *
  * Lock is the three-state futex mutex of Drepper's "Futexes Are Tricky":
  * 0 free, 1 held, 2 held and maybe somebody sleeps. Acquiring tries one
- * compare-and-swap, then spins briefly (a wake-up costs thousands of
- * uncontended operations on these machines), then marks the word 2 and
- * sleeps on it; releasing swaps in 0 and wakes one sleeper only if the
- * word was 2. Python lets any thread release a Lock, so the holder's
+ * compare-and-swap, then marks the word 2 and sleeps on it; releasing swaps
+ * in 0 and wakes one sleeper only if the word was 2. It does not spin:
+ * measured under contention (bench/sync.c), a spinning waiter snatches the
+ * lock in the gap between its holder's release and next acquire, so the
+ * lock and its cache line bounce between CPUs, at 2x pthread's cost with
+ * 100 spins; without spinning it matches pthread_mutex, which does not
+ * spin either. While the process has a single thread (glibc's
+ * __libc_single_threaded), a private lock needs no atomic instruction, and
+ * takes none, as glibc's mutexes do. Python lets any thread release a Lock, so the holder's
  * thread ID is kept for diagnostics (and RLock and Condition), not checked.
  *
  * Event keeps its flag, a "somebody sleeps" bit and a count of set() calls
@@ -18,6 +23,7 @@
  * is Python's Event.wait, which returns True to every waiter a set() woke. */
 #include <errno.h>
 #include <limits.h>
+#include <sys/single_threaded.h>
 #include <stdio.h>
 
 #include "internal.h"
@@ -25,9 +31,6 @@
 
 _Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "atomic words");
 _Static_assert(sizeof(mt_lock) == 48, "mt_lock's size is part of the ABI");
-
-/* How many times a contended acquire re-reads the word before it sleeps. */
-#define SPIN_TRIES 100
 
 #define SEM_BOUNDED (1u << 16)
 
@@ -50,15 +53,6 @@ static bool is_shared(uint32_t flags)
 	return flags & MT_PSHARED;
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* ---- Lock ---- */
 
 int mt_lock_init(mt_lock *l, int flags)
@@ -76,16 +70,6 @@ static bool lock_try(_Atomic uint32_t *state)
 	return atomic_compare_exchange_strong_explicit(state, &free_state, 1,
 						       memory_order_acquire,
 						       memory_order_relaxed);
-}
-
-static bool lock_spin(_Atomic uint32_t *state)
-{
-	for (int i = 0; i < SPIN_TRIES; i++) {
-		if (atomic_load_explicit(state, memory_order_relaxed) == 0 && lock_try(state))
-			return true;
-		cpu_relax();
-	}
-	return false;
 }
 
 static int lock_sleep(mt_lock *l, const mt__deadline *deadline)
@@ -114,10 +98,23 @@ static int lock_sleep_traced(mt_lock *l, const mt__deadline *deadline)
 	return err;
 }
 
-int mt_lock_acquire(mt_lock *l, double timeout)
+static void set_owner(mt_lock *l, int32_t tid)
+{
+	atomic_store_explicit((_Atomic int32_t *)&l->owner, tid, memory_order_relaxed);
+}
+
+/* Only this thread runs, so nobody can race for a private lock's word. */
+static bool alone_with(const mt_lock *l)
+{
+	return __libc_single_threaded && !is_shared(l->flags);
+}
+
+/* Everything but the uncontended case, out of line so that the fast path
+ * needs no stack frame. */
+__attribute__((noinline)) static int lock_acquire_slow(mt_lock *l, double timeout,
+						       bool checking)
 {
 	_Atomic uint32_t *state = word(&l->state);
-	bool checking = mt__lockcheck_active();
 	int err = 0;
 	if (checking)
 		mt__lockcheck_before(l);
@@ -127,25 +124,46 @@ int mt_lock_acquire(mt_lock *l, double timeout)
 			return err;
 		if (timeout == 0)
 			return -ETIMEDOUT;
-		if (!lock_spin(state))
-			err = lock_sleep_traced(l, &deadline);
+		err = lock_sleep_traced(l, &deadline);
 	}
-	if (!err)
-		atomic_store_explicit((_Atomic int32_t *)&l->owner, mt__tid(),
-				      memory_order_relaxed);
-	if (!err && checking)
+	if (err)
+		return err;
+	set_owner(l, mt__tid());
+	if (checking)
 		mt__lockcheck_acquired(l);
-	return err;
+	return 0;
+}
+
+int mt_lock_acquire(mt_lock *l, double timeout)
+{
+	_Atomic uint32_t *state = word(&l->state);
+	bool checking = mt__lockcheck_active();
+	if (!checking && alone_with(l) &&
+	    atomic_load_explicit(state, memory_order_relaxed) == 0) {
+		atomic_store_explicit(state, 1, memory_order_relaxed);
+		set_owner(l, mt__tid());
+		return 0;
+	}
+	if (!checking && lock_try(state)) {
+		set_owner(l, mt__tid());
+		return 0;
+	}
+	return lock_acquire_slow(l, timeout, checking);
 }
 
 int mt_lock_release(mt_lock *l)
 {
 	_Atomic uint32_t *state = word(&l->state);
-	if (atomic_load_explicit(state, memory_order_relaxed) == 0)
+	uint32_t held = atomic_load_explicit(state, memory_order_relaxed);
+	if (held == 0)
 		return -EPERM;
-	atomic_store_explicit((_Atomic int32_t *)&l->owner, 0, memory_order_relaxed);
+	set_owner(l, 0);
 	if (mt__lockcheck_active())
 		mt__lockcheck_released(l);
+	if (held == 1 && alone_with(l)) {
+		atomic_store_explicit(state, 0, memory_order_relaxed);
+		return 0;
+	}
 	uint32_t was = atomic_exchange_explicit(state, 0, memory_order_release);
 	if (was == 2)
 		mt__futex_wake(state, 1, is_shared(l->flags));

@@ -69,17 +69,13 @@ pid_t mt__gettid(void)
 	return gettid();
 }
 
-pid_t mt__tid(void)
+MT_HIDDEN __thread struct mt__tid_cache mt__tid_cache MT_TLS_FAST;
+
+pid_t mt__tid_refresh(void)
 {
-	static __thread struct {
-		unsigned generation;
-		pid_t tid;
-	} cached MT_TLS_FAST;
-	if (!cached.tid || cached.generation != mt__fork_generation) {
-		cached.tid = gettid();
-		cached.generation = mt__fork_generation;
-	}
-	return cached.tid;
+	mt__tid_cache.tid = gettid();
+	mt__tid_cache.generation = mt__fork_generation;
+	return mt__tid_cache.tid;
 }
 
 static void copy_name(char *dst, const char *src)
