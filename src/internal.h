@@ -182,6 +182,13 @@ MT_HIDDEN void mt__lockcheck_before(const struct mt_lock *l);
 MT_HIDDEN void mt__lockcheck_acquired(const struct mt_lock *l);
 MT_HIDDEN void mt__lockcheck_released(const struct mt_lock *l);
 
+/* The deadlock watchdog: a lock wait longer than mt__watchdog_ns checks
+ * for a cycle of waiting threads (0: off). */
+extern _Atomic uint64_t mt__watchdog_ns;
+MT_HIDDEN void mt__watchdog_init_from_env(void);
+MT_HIDDEN void mt__watchdog_check(const struct mt_lock *l);
+MT_HIDDEN void mt__watchdog_done(void);
+
 /* ---- trace.c: the small internal trace API every module uses ---- */
 
 /* The trace file's descriptor, -1 while off. Read inline so that checking

@@ -9,6 +9,7 @@
  * non-reentrant lock it already holds is reported too (it would wait on
  * itself). The graph is small and global, under one mutex: checking is for
  * development runs, and it costs the lock fast path one load when off. */
+#include <errno.h>
 #include <execinfo.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -208,4 +209,138 @@ void mt__lockcheck_released(const mt_lock *l)
 	}
 	/* Released by another thread than took it (Python allows it): the
 	 * taker's stack keeps it, which can only add reports, never miss one. */
+}
+
+/* ---- the deadlock watchdog ----
+ *
+ * A thread that has slept `watchdog.seconds` on a lock registers what it
+ * waits for, then follows the chain: the lock's holder (its owner thread
+ * ID), the lock that holder waits for (if it is registered), that lock's
+ * holder... A chain that returns to the thread is a deadlock: every thread
+ * in it waits for the next. The registry is a small table under a mutex;
+ * only threads that already waited long enough touch it. */
+
+#define MAX_WAITERS 64
+
+struct waiter {
+	pid_t tid;
+	const mt_lock *lock;
+	bool reported;
+	char thread[MT_THREAD_NAME_MAX];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct waiter slots[MAX_WAITERS];
+	_Atomic unsigned reports;
+	bool abort_on_deadlock;
+} waits = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+MT_HIDDEN _Atomic uint64_t mt__watchdog_ns; /* 0: off */
+
+int mt_watchdog_enable(double seconds, bool abort_on_deadlock)
+{
+	if (!(seconds >= 0) || seconds > 1e6)
+		return -EINVAL;
+	waits.abort_on_deadlock = abort_on_deadlock;
+	atomic_store(&mt__watchdog_ns, (uint64_t)(seconds * 1e9));
+	return 0;
+}
+
+unsigned mt_watchdog_reports(void)
+{
+	return atomic_load(&waits.reports);
+}
+
+void mt__watchdog_init_from_env(void)
+{
+	const char *value = getenv("MTASK_WATCHDOG");
+	const char *abort_value = getenv("MTASK_WATCHDOG_ABORT");
+	if (value && *value)
+		mt_watchdog_enable(strtod(value, NULL),
+				   abort_value && *abort_value && strcmp(abort_value, "0"));
+}
+
+/* The registered waiter with thread ID tid; tid 0 (a free lock, or a free
+ * slot when asked for) is nobody, unless `free_slot` is what is wanted. */
+static struct waiter *find_slot(pid_t tid)
+{
+	for (int i = 0; i < MAX_WAITERS; i++)
+		if (waits.slots[i].tid == tid)
+			return &waits.slots[i];
+	return NULL;
+}
+
+static struct waiter *waiter_of(pid_t tid)
+{
+	return tid ? find_slot(tid) : NULL;
+}
+
+static pid_t holder_of(const mt_lock *l)
+{
+	return atomic_load_explicit((_Atomic int32_t *)&l->owner, memory_order_relaxed);
+}
+
+static void print_cycle(struct waiter *me)
+{
+	char name[32];
+	fprintf(stderr, "mtask: deadlock: these threads wait for each other\n");
+	struct waiter *w = me;
+	for (int hops = 0; w && hops < MAX_WAITERS; hops++) {
+		pid_t holder = holder_of(w->lock);
+		struct waiter *next = waiter_of(holder);
+		fprintf(stderr, "  thread \"%s\" (%d) waits for \"%s\", held by thread \"%s\" (%d)\n",
+			w->thread, w->tid, lock_name(w->lock, name, sizeof name),
+			next ? next->thread : "?", holder);
+		w->reported = true;
+		w = next == me ? NULL : next;
+	}
+}
+
+/* True when the chain of holders from me comes back to me. */
+static bool in_cycle(struct waiter *me)
+{
+	struct waiter *w = me;
+	for (int hops = 0; hops < MAX_WAITERS; hops++) {
+		w = waiter_of(holder_of(w->lock));
+		if (!w || w->reported)
+			return false;
+		if (w == me)
+			return true;
+	}
+	return false;
+}
+
+/* Called by a thread that has waited long for l; it stays registered until
+ * mt__watchdog_done. */
+void mt__watchdog_check(const mt_lock *l)
+{
+	pid_t me_tid = mt__tid();
+	pthread_mutex_lock(&waits.lock);
+	struct waiter *me = waiter_of(me_tid);
+	if (!me && (me = find_slot(0))) {
+		*me = (struct waiter){.tid = me_tid, .lock = l};
+		snprintf(me->thread, sizeof me->thread, "%s",
+			 mt_thread_name(mt_thread_current()));
+	}
+	bool deadlock = me && !me->reported && in_cycle(me);
+	if (deadlock) {
+		atomic_fetch_add(&waits.reports, 1);
+		print_cycle(me);
+	}
+	pthread_mutex_unlock(&waits.lock);
+	if (deadlock && waits.abort_on_deadlock) {
+		fprintf(stderr, "mtask: aborting (MTASK_WATCHDOG_ABORT)\n");
+		abort();
+	}
+}
+
+void mt__watchdog_done(void)
+{
+	pid_t me_tid = mt__tid();
+	pthread_mutex_lock(&waits.lock);
+	struct waiter *me = waiter_of(me_tid);
+	if (me)
+		*me = (struct waiter){0};
+	pthread_mutex_unlock(&waits.lock);
 }

@@ -72,16 +72,42 @@ static bool lock_try(_Atomic uint32_t *state)
 						       memory_order_relaxed);
 }
 
+/* The sooner of the caller's deadline and the watchdog's next look. */
+static const mt__deadline *next_wake(const mt__deadline *deadline, mt__deadline *watch,
+				     uint64_t watchdog_ns)
+{
+	if (!watchdog_ns)
+		return deadline;
+	mt__deadline_init(watch, (double)watchdog_ns / 1e9);
+	if (deadline->forever || watch->at.tv_sec < deadline->at.tv_sec ||
+	    (watch->at.tv_sec == deadline->at.tv_sec && watch->at.tv_nsec < deadline->at.tv_nsec))
+		return watch;
+	return deadline;
+}
+
 static int lock_sleep(mt_lock *l, const mt__deadline *deadline)
 {
 	_Atomic uint32_t *state = word(&l->state);
+	uint64_t watchdog_ns = atomic_load_explicit(&mt__watchdog_ns, memory_order_relaxed);
+	bool watched = false;
+	int err = 0;
 	/* Taking the word as 2 means the release after ours wakes somebody,
 	 * which is what a sleeper needs and a harmless extra wake otherwise. */
 	while (atomic_exchange_explicit(state, 2, memory_order_acquire) != 0) {
-		if (mt__futex_wait(state, 2, deadline, is_shared(l->flags)) == -ETIMEDOUT)
-			return -ETIMEDOUT;
+		mt__deadline watch;
+		const mt__deadline *until = next_wake(deadline, &watch, watchdog_ns);
+		if (mt__futex_wait(state, 2, until, is_shared(l->flags)) != -ETIMEDOUT)
+			continue;
+		if (until == deadline) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		watched = true; /* waited watchdog_ns: look for a cycle */
+		mt__watchdog_check(l);
 	}
-	return 0;
+	if (watched)
+		mt__watchdog_done();
+	return err;
 }
 
 /* Lock waits that sleep appear in the trace as spans named after the lock. */

@@ -157,6 +157,95 @@ static void nothing_is_checked_while_off(void **state)
 	assert_int_equal(mt_lockcheck_reports(), before);
 }
 
+/* ---- the watchdog ---- */
+
+static mt_lock left = MT_LOCK_INIT_NAMED("left fork");
+static mt_lock right = MT_LOCK_INIT_NAMED("right fork");
+static mt_barrier both_hold_one;
+
+struct diner {
+	mt_lock *first, *second;
+};
+
+/* Takes one lock, waits until the other diner holds the other, then asks
+ * for it: a real deadlock, which the 1 s timeout ends. */
+static int dine(void *arg)
+{
+	struct diner *d = arg;
+	mt_lock_acquire(d->first, -1);
+	mt_barrier_wait(&both_hold_one, 10);
+	int err = mt_lock_acquire(d->second, 1);
+	if (!err)
+		mt_lock_release(d->second);
+	mt_lock_release(d->first);
+	return -err;
+}
+
+static void deadlocked_diners(void)
+{
+	struct diner a = {&left, &right}, b = {&right, &left};
+	mt_thread_opts oa = {.name = "diner-a"}, ob = {.name = "diner-b"};
+	mt_thread *ta, *tb;
+	mt_barrier_init(&both_hold_one, 2, NULL, NULL, 0);
+	assert_int_equal(mt_thread_start(&ta, dine, &a, &oa), 0);
+	assert_int_equal(mt_thread_start(&tb, dine, &b, &ob), 0);
+	assert_int_equal(mt_thread_join(ta, 30), 0);
+	assert_int_equal(mt_thread_join(tb, 30), 0);
+	/* At least one gave up; the other may then have eaten. */
+	assert_true(mt_thread_exitcode(ta) == ETIMEDOUT || mt_thread_exitcode(tb) == ETIMEDOUT);
+	mt_thread_free(ta);
+	mt_thread_free(tb);
+}
+
+static void the_watchdog_prints_a_real_deadlock_cycle_once(void **state)
+{
+	assert_int_equal(mt_watchdog_enable(0.05, false), 0);
+	unsigned before = mt_watchdog_reports();
+	static char out[8192];
+	capture_stderr(deadlocked_diners, out, sizeof out);
+	assert_int_equal(mt_watchdog_reports(), before + 1);
+	assert_non_null(strstr(out, "mtask: deadlock"));
+	assert_non_null(strstr(out, "waits for \"left fork\", held by thread \"diner-a\""));
+	assert_non_null(strstr(out, "waits for \"right fork\", held by thread \"diner-b\""));
+	assert_int_equal(mt_watchdog_enable(0, false), 0);
+}
+
+static mt_lock slow = MT_LOCK_INIT_NAMED("slow");
+
+static int hold_slow_a_while(void *arg)
+{
+	mt_lock_acquire(&slow, -1);
+	mt_event_set(arg);
+	sleep_seconds(0.2);
+	mt_lock_release(&slow);
+	return 0;
+}
+
+static void a_long_wait_without_a_cycle(void)
+{
+	mt_event taken = MT_EVENT_INIT;
+	mt_thread *holder;
+	assert_int_equal(mt_thread_start(&holder, hold_slow_a_while, &taken, NULL), 0);
+	mt_event_wait(&taken, -1);
+	assert_int_equal(mt_lock_acquire(&slow, 10), 0); /* waits ~0.2 s */
+	mt_lock_release(&slow);
+	mt_thread_join(holder, -1);
+	mt_thread_free(holder);
+}
+
+static void a_long_wait_is_not_a_deadlock(void **state)
+{
+	assert_int_equal(mt_watchdog_enable(0.02, false), 0);
+	unsigned before = mt_watchdog_reports();
+	static char out[4096];
+	capture_stderr(a_long_wait_without_a_cycle, out, sizeof out);
+	assert_int_equal(mt_watchdog_reports(), before);
+	assert_string_equal(out, "");
+	assert_int_equal(mt_watchdog_enable(0, false), 0);
+	assert_int_equal(mt_watchdog_enable(-1, false), -EINVAL);
+	assert_int_equal(mt_watchdog_enable(0.0 / 0.0, false), -EINVAL);
+}
+
 static void the_environment_variable_turns_it_on(void **state)
 {
 	pid_t pid = fork();
@@ -185,6 +274,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(an_inversion_through_a_chain_is_reported),
 		cmocka_unit_test(taking_a_held_lock_again_is_reported_but_an_rlock_is_not),
 		cmocka_unit_test(nothing_is_checked_while_off),
+		cmocka_unit_test(the_watchdog_prints_a_real_deadlock_cycle_once),
+		cmocka_unit_test(a_long_wait_is_not_a_deadlock),
 		cmocka_unit_test(the_environment_variable_turns_it_on),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,6 +97,24 @@ MT_EXPORT bool mt_lockcheck_enable(bool on);
 /* mt_lockcheck_reports - how many inversions were reported so far. */
 MT_EXPORT unsigned mt_lockcheck_reports(void);
 
+/* ---- Deadlock watchdog ----
+ *
+ * Off by default; on with MTASK_WATCHDOG=SECONDS in the environment
+ * (MTASK_WATCHDOG_ABORT=1 to abort after the report) or mt_watchdog_enable.
+ * While on, a thread that has waited `seconds` for a Lock or RLock looks at
+ * who holds it, what that thread waits for, and so on; if the chain comes
+ * back to itself, the threads really are deadlocked, and it prints the
+ * cycle (threads, locks and holders) to standard error, once per cycle, then
+ * aborts if asked and otherwise goes on waiting. Costs nothing while off and
+ * nothing on the uncontended path while on. Within one process. */
+
+/* mt_watchdog_enable - check waits longer than seconds (> 0), or turn the
+ * watchdog off (0). Returns 0 or -EINVAL. */
+MT_EXPORT int mt_watchdog_enable(double seconds, bool abort_on_deadlock);
+
+/* mt_watchdog_reports - how many deadlocks were reported so far. */
+MT_EXPORT unsigned mt_watchdog_reports(void);
+
 /* ---- RLock (threading.RLock) ---- */
 
 /* Reentrant: the holding thread may acquire it again; it is free once
