@@ -170,6 +170,14 @@ MT_HIDDEN pid_t mt__gettid(void);
 /* ---- process.c: the registry of child processes and its reaper ---- */
 MT_HIDDEN void mt__children_shutdown(void);  /* SIGTERM daemons, join all */
 
+/* ---- sync.c, shared with barrier.c ---- */
+struct mt_cond;
+struct mt_lock;
+/* Condition wait on a plain Lock until an absolute deadline; the caller
+ * holds l. Returns 0 when notified or -ETIMEDOUT, l held again. */
+MT_HIDDEN int mt__cond_wait_until(struct mt_cond *c, struct mt_lock *l,
+				  const mt__deadline *deadline);
+
 /* ---- lockcheck.c: lock-order checking, MTASK_LOCKCHECK=1 ---- */
 struct mt_lock;
 extern _Atomic bool mt__lockcheck_on;

@@ -468,6 +468,12 @@ int mt_cond_wait_for(mt_cond *c, mt_lock *l, bool (*predicate)(void *arg), void 
 	return err == -ETIMEDOUT && predicate(arg) ? 0 : err;
 }
 
+int mt__cond_wait_until(mt_cond *c, mt_lock *l, const mt__deadline *deadline)
+{
+	const struct held_lock held = {l, release_plain, retake_plain};
+	return cond_wait(c, &held, deadline);
+}
+
 static void cond_grant(mt_cond *c, uint32_t n)
 {
 	_Atomic uint32_t *signals = word(&c->signals);
@@ -492,132 +498,6 @@ void mt_cond_notify(mt_cond *c, unsigned n)
 void mt_cond_notify_all(mt_cond *c)
 {
 	cond_grant(c, UINT32_MAX);
-}
-
-/* ---- Barrier ----
- *
- * CPython's state machine, on this file's Lock and Condition: while
- * FILLING, threads arrive and wait; the last one runs the action and moves
- * to DRAINING, in which the others leave and newcomers wait at the door;
- * the last to leave goes back to FILLING. BROKEN refuses everybody until a
- * reset; RESETTING (a reset with threads inside) sends them away broken and
- * turns into FILLING when the last one has left. */
-
-enum barrier_state { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
-
-int mt_barrier_init(mt_barrier *b, unsigned parties, void (*action)(void *arg),
-		    void *action_arg, int flags)
-{
-	if (!b || parties == 0 || (flags & ~MT_PSHARED))
-		return -EINVAL;
-	mt_lock_init(&b->lock, flags);
-	mt_cond_init(&b->cond, flags);
-	b->parties = parties;
-	b->state = FILLING;
-	b->count = 0;
-	b->flags = (uint32_t)flags;
-	b->action = action;
-	b->action_arg = action_arg;
-	return 0;
-}
-
-static bool barrier_open(void *arg)
-{
-	int32_t state = ((mt_barrier *)arg)->state;
-	return state != DRAINING && state != RESETTING;
-}
-
-static bool barrier_left_filling(void *arg)
-{
-	return ((mt_barrier *)arg)->state != FILLING;
-}
-
-static void barrier_break_locked(mt_barrier *b)
-{
-	b->state = BROKEN;
-	mt_cond_notify_all(&b->cond);
-}
-
-/* Waits, the lock held, until the last arrival released this round.
- * Returns 0, or the error this thread reports. */
-static int barrier_wait_round(mt_barrier *b, const mt__deadline *deadline)
-{
-	const struct held_lock held = {&b->lock, release_plain, retake_plain};
-	int err = 0;
-	while (!err && !barrier_left_filling(b))
-		err = cond_wait(&b->cond, &held, deadline);
-	if (err == -ETIMEDOUT && !barrier_left_filling(b)) {
-		barrier_break_locked(b);
-		return -ETIMEDOUT;
-	}
-	return b->state < 0 ? -ECANCELED : 0;
-}
-
-static void barrier_leave_locked(mt_barrier *b)
-{
-	if (--b->count == 0 && (b->state == DRAINING || b->state == RESETTING)) {
-		b->state = FILLING;
-		mt_cond_notify_all(&b->cond);
-	}
-}
-
-int mt_barrier_wait(mt_barrier *b, double timeout)
-{
-	mt__deadline deadline;
-	int err = mt__deadline_init(&deadline, timeout);
-	if (err)
-		return err;
-	mt_lock_acquire(&b->lock, -1);
-	const struct held_lock held = {&b->lock, release_plain, retake_plain};
-	while (!err && !barrier_open(b))
-		err = cond_wait(&b->cond, &held, &deadline);
-	if (err || b->state == BROKEN) {
-		mt_lock_release(&b->lock);
-		return err ? err : -ECANCELED;
-	}
-	int index = (int)b->count++;
-	if ((unsigned)index + 1 == b->parties) {
-		if (b->action)
-			b->action(b->action_arg);
-		b->state = DRAINING;
-		mt_cond_notify_all(&b->cond);
-	} else {
-		err = barrier_wait_round(b, &deadline);
-	}
-	barrier_leave_locked(b);
-	mt_lock_release(&b->lock);
-	return err ? err : index;
-}
-
-void mt_barrier_abort(mt_barrier *b)
-{
-	mt_lock_acquire(&b->lock, -1);
-	barrier_break_locked(b);
-	mt_lock_release(&b->lock);
-}
-
-void mt_barrier_reset(mt_barrier *b)
-{
-	mt_lock_acquire(&b->lock, -1);
-	b->state = b->count > 0 ? RESETTING : FILLING;
-	mt_cond_notify_all(&b->cond);
-	mt_lock_release(&b->lock);
-}
-
-unsigned mt_barrier_n_waiting(mt_barrier *b)
-{
-	mt_lock_acquire(&b->lock, -1);
-	unsigned n = b->state == FILLING ? b->count : 0;
-	mt_lock_release(&b->lock);
-	return n;
-}
-
-bool mt_barrier_broken(mt_barrier *b)
-{
-	mt_lock_acquire(&b->lock, -1);
-	bool broken = b->state == BROKEN;
-	mt_lock_release(&b->lock);
-	return broken;
 }
 
 /* ---- Event ---- */
