@@ -1,4 +1,4 @@
-/* sync.c: Lock, RLock, Semaphore and Event on futexes.
+/* sync.c: Lock, RLock, Condition, Semaphore and Event on futexes.
  *
  * The public structs hold plain uint32_t words so that the header stays
  * valid C and C++; this file accesses them as _Atomic uint32_t, which has
