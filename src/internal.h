@@ -164,7 +164,6 @@ MT_HIDDEN void mt__threads_init(void);        /* at load: the main thread */
 #define MT_TLS_FAST __attribute__((tls_model("initial-exec")))
 struct mt_thread;
 extern __thread struct mt_thread *mt__self MT_TLS_FAST;
-MT_HIDDEN pid_t mt__gettid(void);
 
 
 /* ---- process.c: the registry of child processes and its reaper ---- */
@@ -189,6 +188,9 @@ MT_HIDDEN void mt__lockcheck_init_from_env(void);
 MT_HIDDEN void mt__lockcheck_before(const struct mt_lock *l);
 MT_HIDDEN void mt__lockcheck_acquired(const struct mt_lock *l);
 MT_HIDDEN void mt__lockcheck_released(const struct mt_lock *l);
+/* The lock's name for reports and traces: its own, or "lock@ADDRESS"
+ * written into buf. */
+MT_HIDDEN const char *mt__lock_name(const struct mt_lock *l, char *buf, size_t size);
 
 /* The deadlock watchdog: a lock wait longer than mt__watchdog_ns checks
  * for a cycle of waiting threads (0: off). */

@@ -69,7 +69,7 @@ void mt__lockcheck_init_from_env(void)
 		mt_lockcheck_enable(true);
 }
 
-static const char *lock_name(const mt_lock *l, char *buf, size_t size)
+const char *mt__lock_name(const mt_lock *l, char *buf, size_t size)
 {
 	if (l->name)
 		return l->name;
@@ -130,7 +130,7 @@ static void report_inversion(const mt_lock *holding, const mt_lock *taking,
 	fprintf(stderr,
 		"mtask: lock order inversion (a possible deadlock)\n"
 		"  thread \"%s\" takes \"%s\" while holding \"%s\":\n",
-		now->thread, lock_name(taking, a, sizeof a), lock_name(holding, b, sizeof b));
+		now->thread, mt__lock_name(taking, a, sizeof a), mt__lock_name(holding, b, sizeof b));
 	print_acquisition(now);
 	fprintf(stderr, "  but thread \"%s\" took \"%s\" while holding \"%s\":\n",
 		earlier->where.thread, earlier->to_name ? earlier->to_name : "(unnamed)",
@@ -146,7 +146,7 @@ static void report_self_deadlock(const mt_lock *l, const struct acquisition *now
 	fprintf(stderr,
 		"mtask: thread \"%s\" takes \"%s\", which it already holds and which is "
 		"not reentrant: it waits on itself (use an RLock)\n",
-		now->thread, lock_name(l, a, sizeof a));
+		now->thread, mt__lock_name(l, a, sizeof a));
 	print_acquisition(now);
 }
 
@@ -290,7 +290,7 @@ static void print_cycle(struct waiter *me)
 		pid_t holder = holder_of(w->lock);
 		struct waiter *next = waiter_of(holder);
 		fprintf(stderr, "  thread \"%s\" (%d) waits for \"%s\", held by thread \"%s\" (%d)\n",
-			w->thread, w->tid, lock_name(w->lock, name, sizeof name),
+			w->thread, w->tid, mt__lock_name(w->lock, name, sizeof name),
 			next ? next->thread : "?", holder);
 		w->reported = true;
 		w = next == me ? NULL : next;

@@ -187,7 +187,7 @@ int mt__process_fork_child(struct mt_process *p, mt_fn fn, void *arg,
 
 static bool on_main_thread(void)
 {
-	return mt__gettid() == getpid();
+	return mt__tid() == getpid();
 }
 
 /* ---- the API ---- */

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <sys/single_threaded.h>
-#include <stdio.h>
 
 #include "internal.h"
 #include "mtask/sync.h"
@@ -46,6 +45,12 @@ static _Atomic uint32_t *word(uint32_t *w)
 static _Atomic uint32_t *cword(const uint32_t *w)
 {
 	return (_Atomic uint32_t *)w;
+}
+
+/* FUTEX_WAKE takes an int count. */
+static int wake_count(uint32_t n)
+{
+	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
 static bool is_shared(uint32_t flags)
@@ -118,9 +123,7 @@ static int lock_sleep_traced(mt_lock *l, const mt__deadline *deadline)
 	double start_us = mt__now_us();
 	int err = lock_sleep(l, deadline);
 	char unnamed[32];
-	if (!l->name)
-		snprintf(unnamed, sizeof unnamed, "lock@%p", (void *)l);
-	mt__trace_wait("lock", l->name ? l->name : unnamed, start_us, err);
+	mt__trace_wait("lock", mt__lock_name(l, unnamed, sizeof unnamed), start_us, err);
 	return err;
 }
 
@@ -326,8 +329,7 @@ int mt_sem_release(mt_sem *s, unsigned n)
 			return -EOVERFLOW;
 	} while (!atomic_compare_exchange_weak(value, &v, v + n));
 	if (atomic_load(word(&s->sleepers)))
-		mt__futex_wake(value, n > INT32_MAX ? INT32_MAX : (int)n,
-			       is_shared(s->flags));
+		mt__futex_wake(value, wake_count(n), is_shared(s->flags));
 	return 0;
 }
 
@@ -486,8 +488,7 @@ static void cond_grant(mt_cond *c, uint32_t n)
 		return;
 	atomic_fetch_add(signals, wake);
 	atomic_fetch_add(word(&c->seq), 1);
-	mt__futex_wake(word(&c->seq), wake > INT32_MAX ? INT32_MAX : (int)wake,
-		       is_shared(c->flags));
+	mt__futex_wake(word(&c->seq), wake_count(wake), is_shared(c->flags));
 }
 
 void mt_cond_notify(mt_cond *c, unsigned n)

@@ -64,11 +64,6 @@ MT_HIDDEN __thread struct mt_thread *mt__self MT_TLS_FAST;
 static pthread_key_t dummy_key;
 static pthread_once_t dummy_key_once = PTHREAD_ONCE_INIT;
 
-pid_t mt__gettid(void)
-{
-	return gettid();
-}
-
 MT_HIDDEN __thread struct mt__tid_cache mt__tid_cache MT_TLS_FAST;
 
 pid_t mt__tid_refresh(void)
@@ -153,13 +148,13 @@ static void record_init(struct mt_thread *t, enum thread_kind kind,
 
 static void publish_native_id(struct mt_thread *t)
 {
-	atomic_store_explicit(&t->native_id, mt__gettid(), memory_order_relaxed);
+	atomic_store_explicit(&t->native_id, mt__tid(), memory_order_relaxed);
 	mt__event_set(&t->started);
 }
 
 void mt__threads_init(void)
 {
-	if (mt__gettid() != getpid())
+	if (mt__tid() != getpid())
 		return; /* loaded by dlopen in another thread: see thread_main_record */
 	record_init(&main_record, KIND_MAIN, "MainThread", false);
 	main_record.handle = pthread_self();
@@ -192,7 +187,7 @@ static void *thread_main(void *arg)
 	if (t->named)
 		set_kernel_name(t->name);
 	if (mt__trace_on())
-		mt__trace_thread_name(getpid(), mt__gettid(), t->name);
+		mt__trace_thread_name(getpid(), mt__tid(), t->name);
 	thread_finish(t, t->fn(t->arg));
 	return NULL;
 }
@@ -382,7 +377,7 @@ static struct mt_thread *adopt_current_thread(void)
 	static struct mt_thread out_of_memory_record = {.kind = KIND_DUMMY,
 							.daemon = true,
 							.name = "Dummy"};
-	if (mt__gettid() == getpid()) {
+	if (mt__tid() == getpid()) {
 		/* The main thread when the library was loaded from another one,
 		 * or the forking thread in a child: it is the main thread now. */
 		record_init(&main_record, KIND_MAIN, "MainThread", false);

@@ -140,7 +140,7 @@ static int format_instant(char *line, size_t size, const char *name,
 	return snprintf(line, size,
 			"{\"ph\":\"i\",\"s\":\"%c\",\"name\":\"%s\",\"pid\":%d,"
 			"\"tid\":%d,\"ts\":%.3f}%s\n",
-			scope, escaped, getpid(), mt__gettid(), mt__now_us(), tail);
+			scope, escaped, getpid(), mt__tid(), mt__now_us(), tail);
 }
 
 void mt_trace_instant(const char *name)
@@ -186,7 +186,7 @@ int mt_trace_start(const char *path)
 	trace.owner = getpid();
 	atomic_store(&mt__trace_fd, fd);
 	mt__trace_process_name(getpid(), mt_process_current_name());
-	mt__trace_thread_name(getpid(), mt__gettid(), "MainThread");
+	mt__trace_thread_name(getpid(), mt__tid(), "MainThread");
 out:
 	end_switch();
 	return err;
