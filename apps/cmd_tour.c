@@ -210,6 +210,7 @@ static void tour_isolation(void)
 
 struct ticket_office {
 	mt_lock lock;
+	mt_event holding; /* a buyer holds the lock and will not let go */
 	int left, sold;
 	bool locked;
 };
@@ -247,6 +248,37 @@ static int sell_one_ticket_to_ten(struct ticket_office *office, bool locked)
 	return office->sold;
 }
 
+static int hold_the_lock_for_ever(void *arg)
+{
+	struct ticket_office *office = arg;
+	mt_lock_acquire(&office->lock, -1);
+	mt_event_set(&office->holding);
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* Python's multiprocessing.Lock would stay locked for ever here. */
+static void kill_a_buyer_holding_the_lock(struct ticket_office *office)
+{
+	mt_process *p;
+	mt_lock_init(&office->lock, MT_PSHARED);
+	mt_event_init(&office->holding, MT_PSHARED);
+	if (mt_process_start(&p, hold_the_lock_for_ever, office, NULL))
+		return;
+	mt_event_wait(&office->holding, -1);
+	mt_process_kill(p);
+	mt_process_join(p, -1);
+	mt_process_free(p);
+	int got = mt_lock_acquire(&office->lock, 5);
+	printf("  a buyer SIGKILLed holding it; the next acquire returns:\n"
+	       "    %s\n", mt_strerror(got));
+	if (got == -EOWNERDEAD) {
+		mt_lock_consistent(&office->lock); /* after checking the count */
+		mt_lock_release(&office->lock);
+	}
+}
+
 static void tour_ticket_lock(void)
 {
 	struct ticket_office *office = mmap(NULL, sizeof *office, PROT_READ | PROT_WRITE,
@@ -257,6 +289,7 @@ static void tour_ticket_lock(void)
 	       sell_one_ticket_to_ten(office, false));
 	printf("  the same with a shared mt_lock:         %d sold\n",
 	       sell_one_ticket_to_ten(office, true));
+	kill_a_buyer_holding_the_lock(office);
 	munmap(office, sizeof *office);
 }
 

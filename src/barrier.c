@@ -5,7 +5,8 @@
  * to DRAINING, in which the others leave and newcomers wait at the door;
  * the last to leave goes back to FILLING. BROKEN refuses everybody until a
  * reset; RESETTING (a reset with threads inside) sends them away broken and
- * turns into FILLING when the last one has left. */
+ * turns into FILLING when the last one has left. A shared barrier whose
+ * lock was held by a process that died cannot trust its count: it breaks. */
 #include <errno.h>
 
 #include "internal.h"
@@ -46,13 +47,35 @@ static void barrier_break_locked(mt_barrier *b)
 	mt_cond_notify_all(&b->cond);
 }
 
+/* After a lock acquisition that returned got: the lock is held either way. */
+static void barrier_check_lock(mt_barrier *b, int got)
+{
+	if (got == -EOWNERDEAD) {
+		mt_lock_consistent(&b->lock);
+		barrier_break_locked(b);
+	}
+}
+
+static void barrier_lock(mt_barrier *b)
+{
+	barrier_check_lock(b, mt_lock_acquire(&b->lock, -1));
+}
+
+/* A condition wait; 0 or -ETIMEDOUT, the lock held again. */
+static int barrier_sleep(mt_barrier *b, const mt__deadline *deadline)
+{
+	int err = mt__cond_wait_until(&b->cond, &b->lock, deadline);
+	barrier_check_lock(b, err);
+	return err == -EOWNERDEAD ? 0 : err;
+}
+
 /* Waits, the lock held, until the last arrival released this round.
  * Returns 0, or the error this thread reports. */
 static int barrier_wait_round(mt_barrier *b, const mt__deadline *deadline)
 {
 	int err = 0;
 	while (!err && !barrier_left_filling(b))
-		err = mt__cond_wait_until(&b->cond, &b->lock, deadline);
+		err = barrier_sleep(b, deadline);
 	if (err == -ETIMEDOUT && !barrier_left_filling(b)) {
 		barrier_break_locked(b);
 		return -ETIMEDOUT;
@@ -74,9 +97,9 @@ int mt_barrier_wait(mt_barrier *b, double timeout)
 	int err = mt__deadline_init(&deadline, timeout);
 	if (err)
 		return err;
-	mt_lock_acquire(&b->lock, -1);
+	barrier_lock(b);
 	while (!err && !barrier_open(b))
-		err = mt__cond_wait_until(&b->cond, &b->lock, &deadline);
+		err = barrier_sleep(b, &deadline);
 	if (err || b->state == BROKEN) {
 		mt_lock_release(&b->lock);
 		return err ? err : -ECANCELED;
@@ -97,14 +120,14 @@ int mt_barrier_wait(mt_barrier *b, double timeout)
 
 void mt_barrier_abort(mt_barrier *b)
 {
-	mt_lock_acquire(&b->lock, -1);
+	barrier_lock(b);
 	barrier_break_locked(b);
 	mt_lock_release(&b->lock);
 }
 
 void mt_barrier_reset(mt_barrier *b)
 {
-	mt_lock_acquire(&b->lock, -1);
+	barrier_lock(b);
 	b->state = b->count > 0 ? RESETTING : FILLING;
 	mt_cond_notify_all(&b->cond);
 	mt_lock_release(&b->lock);
@@ -112,7 +135,7 @@ void mt_barrier_reset(mt_barrier *b)
 
 unsigned mt_barrier_n_waiting(mt_barrier *b)
 {
-	mt_lock_acquire(&b->lock, -1);
+	barrier_lock(b);
 	unsigned n = b->state == FILLING ? b->count : 0;
 	mt_lock_release(&b->lock);
 	return n;
@@ -120,7 +143,7 @@ unsigned mt_barrier_n_waiting(mt_barrier *b)
 
 bool mt_barrier_broken(mt_barrier *b)
 {
-	mt_lock_acquire(&b->lock, -1);
+	barrier_lock(b);
 	bool broken = b->state == BROKEN;
 	mt_lock_release(&b->lock);
 	return broken;

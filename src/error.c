@@ -20,6 +20,7 @@ static const struct error_name api_errors[] = {
 	{EPIPE, "closed: the other side is gone (EPIPE)"},
 	{ECANCELED, "cancelled (ECANCELED)"},
 	{EOWNERDEAD, "the previous owner died holding it (EOWNERDEAD)"},
+	{ENOTRECOVERABLE, "left unrepaired after its owner died (ENOTRECOVERABLE)"},
 	{EINVAL, "invalid argument (EINVAL)"},
 	{EPERM, "not permitted (EPERM)"},
 	{ECHILD, "not a child of this process (ECHILD)"},

@@ -173,9 +173,31 @@ MT_HIDDEN void mt__children_shutdown(void);  /* SIGTERM daemons, join all */
 struct mt_cond;
 struct mt_lock;
 /* Condition wait on a plain Lock until an absolute deadline; the caller
- * holds l. Returns 0 when notified or -ETIMEDOUT, l held again. */
+ * holds l. Returns 0 when notified, -ETIMEDOUT, or -EOWNERDEAD (a shared
+ * lock's holder died), l held again. */
 MT_HIDDEN int mt__cond_wait_until(struct mt_cond *c, struct mt_lock *l,
 				  const mt__deadline *deadline);
+
+/* ---- robust.c: MT_PSHARED locks on the kernel's robust-futex list ---- */
+
+/* Announces that the calling thread is about to take (or free) l, so that
+ * its death in between is handled too; NULL: done. */
+MT_HIDDEN void mt__robust_pending(struct mt_lock *l);
+/* One attempt to take l's word for thread tid. sleeping: the caller sleeps
+ * if it fails, so the word is marked as slept on. Returns 0, -EOWNERDEAD
+ * (taken from a dead holder), or -EBUSY with *sleep_on the word's value to
+ * sleep on. */
+MT_HIDDEN int mt__robust_claim(struct mt_lock *l, pid_t tid, bool sleeping,
+			       uint32_t *sleep_on);
+/* Ends an acquisition that returned got: links a taken lock in the
+ * thread's list and applies its health. Returns 0, -EOWNERDEAD,
+ * -ENOTRECOVERABLE (not held), or got's error. */
+MT_HIDDEN int mt__robust_taken(struct mt_lock *l, int got);
+/* Frees l, held by the calling thread, and wakes one sleeper. */
+MT_HIDDEN void mt__robust_release(struct mt_lock *l);
+MT_HIDDEN bool mt__robust_held_by(const struct mt_lock *l, pid_t tid);
+/* Marks an inconsistent lock consistent: 0, or -EINVAL if it was not. */
+MT_HIDDEN int mt__robust_consistent(struct mt_lock *l);
 
 /* ---- lockcheck.c: lock-order checking, MTASK_LOCKCHECK=1 ---- */
 struct mt_lock;

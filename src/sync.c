@@ -16,6 +16,8 @@
  * __libc_single_threaded), a private lock needs no atomic instruction, and
  * takes none, as glibc's mutexes do. Python lets any thread release a Lock, so the holder's
  * thread ID is kept for diagnostics (and RLock and Condition), not checked.
+ * An MT_PSHARED lock is different: its word holds the holder's thread ID
+ * so that the kernel can free it when the holder dies (robust.c).
  *
  * Event keeps its flag, a "somebody sleeps" bit and a count of set() calls
  * in one word. A waiter returns success if the flag is set or if a set()
@@ -23,6 +25,7 @@
  * is Python's Event.wait, which returns True to every waiter a set() woke. */
 #include <errno.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <sys/single_threaded.h>
 
 #include "internal.h"
@@ -30,6 +33,9 @@
 
 _Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "atomic words");
 _Static_assert(sizeof(mt_lock) == 48, "mt_lock's size is part of the ABI");
+_Static_assert(sizeof(void *) != 8 || (offsetof(mt_lock, robust_prev) == 24 &&
+					offsetof(mt_lock, robust_next) == 32),
+	       "robust links where a 64-bit pthread_mutex_t has them");
 
 #define SEM_BOUNDED (1u << 16)
 
@@ -90,21 +96,38 @@ static const mt__deadline *next_wake(const mt__deadline *deadline, mt__deadline 
 	return deadline;
 }
 
+/* One attempt to take l. sleeping: the caller sleeps if it fails, on the
+ * value left in *sleep_on. Returns 0, -EOWNERDEAD (shared locks only) or
+ * -EBUSY. */
+static int lock_claim(mt_lock *l, bool sleeping, uint32_t *sleep_on)
+{
+	_Atomic uint32_t *state = word(&l->state);
+	if (is_shared(l->flags))
+		return mt__robust_claim(l, mt__tid(), sleeping, sleep_on);
+	if (!sleeping)
+		return lock_try(state) ? 0 : -EBUSY;
+	/* Taking the word as 2 means the release after ours wakes somebody,
+	 * which is what a sleeper needs and a harmless extra wake otherwise. */
+	if (atomic_exchange_explicit(state, 2, memory_order_acquire) == 0)
+		return 0;
+	*sleep_on = 2;
+	return -EBUSY;
+}
+
 static int lock_sleep(mt_lock *l, const mt__deadline *deadline)
 {
 	_Atomic uint32_t *state = word(&l->state);
 	uint64_t watchdog_ns = atomic_load_explicit(&mt__watchdog_ns, memory_order_relaxed);
 	bool watched = false;
-	int err = 0;
-	/* Taking the word as 2 means the release after ours wakes somebody,
-	 * which is what a sleeper needs and a harmless extra wake otherwise. */
-	while (atomic_exchange_explicit(state, 2, memory_order_acquire) != 0) {
+	uint32_t sleep_on;
+	int got;
+	while ((got = lock_claim(l, true, &sleep_on)) == -EBUSY) {
 		mt__deadline watch;
 		const mt__deadline *until = next_wake(deadline, &watch, watchdog_ns);
-		if (mt__futex_wait(state, 2, until, is_shared(l->flags)) != -ETIMEDOUT)
+		if (mt__futex_wait(state, sleep_on, until, is_shared(l->flags)) != -ETIMEDOUT)
 			continue;
 		if (until == deadline) {
-			err = -ETIMEDOUT;
+			got = -ETIMEDOUT;
 			break;
 		}
 		watched = true; /* waited watchdog_ns: look for a cycle */
@@ -112,7 +135,7 @@ static int lock_sleep(mt_lock *l, const mt__deadline *deadline)
 	}
 	if (watched)
 		mt__watchdog_done();
-	return err;
+	return got;
 }
 
 /* Lock waits that sleep appear in the trace as spans named after the lock. */
@@ -138,29 +161,31 @@ static bool alone_with(const mt_lock *l)
 	return __libc_single_threaded && !is_shared(l->flags);
 }
 
-/* Everything but the uncontended case, out of line so that the fast path
- * needs no stack frame. */
+/* Everything but the uncontended thread-only case, out of line so that the
+ * fast path needs no stack frame. */
 __attribute__((noinline)) static int lock_acquire_slow(mt_lock *l, double timeout,
 						       bool checking)
 {
-	_Atomic uint32_t *state = word(&l->state);
-	int err = 0;
+	bool shared = is_shared(l->flags);
 	if (checking)
 		mt__lockcheck_before(l);
-	if (!lock_try(state)) {
+	if (shared)
+		mt__robust_pending(l);
+	int got = lock_claim(l, false, NULL);
+	if (got == -EBUSY) {
 		mt__deadline deadline;
-		if ((err = mt__deadline_init(&deadline, timeout)))
-			return err;
-		if (timeout == 0)
-			return -ETIMEDOUT;
-		err = lock_sleep_traced(l, &deadline);
+		got = mt__deadline_init(&deadline, timeout);
+		if (!got)
+			got = timeout == 0 ? -ETIMEDOUT : lock_sleep_traced(l, &deadline);
 	}
-	if (err)
-		return err;
+	if (shared)
+		got = mt__robust_taken(l, got);
+	if (got && got != -EOWNERDEAD)
+		return got;
 	set_owner(l, mt__tid());
 	if (checking)
 		mt__lockcheck_acquired(l);
-	return 0;
+	return got;
 }
 
 int mt_lock_acquire(mt_lock *l, double timeout)
@@ -173,11 +198,31 @@ int mt_lock_acquire(mt_lock *l, double timeout)
 		set_owner(l, mt__tid());
 		return 0;
 	}
-	if (!checking && lock_try(state)) {
+	if (!checking && !is_shared(l->flags) && lock_try(state)) {
 		set_owner(l, mt__tid());
 		return 0;
 	}
 	return lock_acquire_slow(l, timeout, checking);
+}
+
+/* Whether the calling thread holds l. A shared lock's word says it; its
+ * owner field may still name a dead holder whose thread ID was reused. */
+static bool lock_mine(const mt_lock *l, pid_t me)
+{
+	if (is_shared(l->flags))
+		return mt__robust_held_by(l, me);
+	return atomic_load_explicit((_Atomic int32_t *)&l->owner, memory_order_relaxed) == me;
+}
+
+__attribute__((noinline)) static int shared_release(mt_lock *l)
+{
+	if (!mt__robust_held_by(l, mt__tid()))
+		return -EPERM;
+	set_owner(l, 0);
+	if (mt__lockcheck_active())
+		mt__lockcheck_released(l);
+	mt__robust_release(l);
+	return 0;
 }
 
 int mt_lock_release(mt_lock *l)
@@ -186,6 +231,8 @@ int mt_lock_release(mt_lock *l)
 	uint32_t held = atomic_load_explicit(state, memory_order_relaxed);
 	if (held == 0)
 		return -EPERM;
+	if (is_shared(l->flags))
+		return shared_release(l);
 	set_owner(l, 0);
 	if (mt__lockcheck_active())
 		mt__lockcheck_released(l);
@@ -206,7 +253,15 @@ void mt_lock_set_name(mt_lock *l, const char *name)
 
 bool mt_lock_locked(const mt_lock *l)
 {
-	return atomic_load_explicit(cword(&l->state), memory_order_relaxed) != 0;
+	/* A shared word may hold FUTEX_OWNER_DIED alone: free, not locked. */
+	return atomic_load_explicit(cword(&l->state), memory_order_relaxed) & FUTEX_TID_MASK;
+}
+
+int mt_lock_consistent(mt_lock *l)
+{
+	if (!lock_mine(l, mt__tid()))
+		return -EPERM;
+	return is_shared(l->flags) ? mt__robust_consistent(l) : -EINVAL;
 }
 
 /* ---- RLock ---- */
@@ -224,26 +279,40 @@ static _Atomic int32_t *rlock_owner(mt_rlock *r)
 	return (_Atomic int32_t *)&r->owner;
 }
 
+/* Only this thread can have stored its own ID in owner, so a relaxed load
+ * that sees it is certain; any other value means "not mine". A shared
+ * RLock asks its word, as its owner may be a dead thread whose ID was
+ * reused. */
+static bool rlock_mine(mt_rlock *r, pid_t me)
+{
+	if (is_shared(r->lock.flags))
+		return mt__robust_held_by(&r->lock, me);
+	return atomic_load_explicit(rlock_owner(r), memory_order_relaxed) == me;
+}
+
 int mt_rlock_acquire(mt_rlock *r, double timeout)
 {
 	pid_t me = mt__tid();
-	/* Only this thread can have stored its own ID here, so a relaxed load
-	 * that sees it is certain; any other value means "not mine". */
-	if (atomic_load_explicit(rlock_owner(r), memory_order_relaxed) == me) {
+	if (rlock_mine(r, me)) {
 		r->count++;
 		return 0;
 	}
-	int err = mt_lock_acquire(&r->lock, timeout);
-	if (err)
-		return err;
+	int got = mt_lock_acquire(&r->lock, timeout);
+	if (got && got != -EOWNERDEAD)
+		return got;
 	atomic_store_explicit(rlock_owner(r), me, memory_order_relaxed);
 	r->count = 1;
-	return 0;
+	return got;
+}
+
+int mt_rlock_consistent(mt_rlock *r)
+{
+	return mt_lock_consistent(&r->lock);
 }
 
 int mt_rlock_release(mt_rlock *r)
 {
-	if (atomic_load_explicit(rlock_owner(r), memory_order_relaxed) != mt__tid())
+	if (!rlock_mine(r, mt__tid()))
 		return -EPERM;
 	if (--r->count == 0) {
 		atomic_store_explicit(rlock_owner(r), 0, memory_order_relaxed);
@@ -361,7 +430,7 @@ int mt_cond_init(mt_cond *c, int flags)
 struct held_lock {
 	void *lock;
 	void (*release)(void *lock, uint32_t *saved);
-	void (*retake)(void *lock, uint32_t saved);
+	int (*retake)(void *lock, uint32_t saved); /* mt_lock_acquire's result */
 };
 
 static void release_plain(void *lock, uint32_t *saved)
@@ -369,9 +438,9 @@ static void release_plain(void *lock, uint32_t *saved)
 	mt_lock_release(lock);
 }
 
-static void retake_plain(void *lock, uint32_t saved)
+static int retake_plain(void *lock, uint32_t saved)
 {
-	mt_lock_acquire(lock, -1);
+	return mt_lock_acquire(lock, -1);
 }
 
 static void release_reentrant(void *lock, uint32_t *saved)
@@ -383,12 +452,15 @@ static void release_reentrant(void *lock, uint32_t *saved)
 	mt_lock_release(&r->lock);
 }
 
-static void retake_reentrant(void *lock, uint32_t saved)
+static int retake_reentrant(void *lock, uint32_t saved)
 {
 	mt_rlock *r = lock;
-	mt_lock_acquire(&r->lock, -1);
+	int got = mt_lock_acquire(&r->lock, -1);
+	if (got && got != -EOWNERDEAD)
+		return got;
 	atomic_store_explicit(rlock_owner(r), mt__tid(), memory_order_relaxed);
 	r->count = saved;
+	return got;
 }
 
 static bool take_signal(mt_cond *c)
@@ -407,11 +479,17 @@ static int cond_wait(mt_cond *c, const struct held_lock *held,
 	_Atomic uint32_t *seq = word(&c->seq);
 	uint32_t began = atomic_load(seq), saved = 0;
 	int err = 0;
+	bool owner_died = false;
 	atomic_fetch_add(word(&c->waiters), 1);
 	for (;;) {
 		held->release(held->lock, &saved);
 		int slept = mt__futex_wait(seq, began, deadline, is_shared(c->flags));
-		held->retake(held->lock, saved);
+		int retaken = held->retake(held->lock, saved);
+		if (retaken == -ENOTRECOVERABLE) {
+			err = retaken;
+			break;
+		}
+		owner_died |= retaken == -EOWNERDEAD;
 		uint32_t now = atomic_load(seq);
 		if (now != began && take_signal(c))
 			break;
@@ -425,43 +503,36 @@ static int cond_wait(mt_cond *c, const struct held_lock *held,
 			began = now; /* earlier waiters took what was granted */
 	}
 	atomic_fetch_sub(word(&c->waiters), 1);
-	return err;
+	return owner_died && !err ? -EOWNERDEAD : err;
 }
 
-static int cond_wait_checked(mt_cond *c, const struct held_lock *held, int32_t owner,
+static int cond_wait_checked(mt_cond *c, const struct held_lock *held, bool mine,
 			     double timeout)
 {
-	if (owner != mt__tid())
+	if (!mine)
 		return -EPERM;
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
 	return err ? err : cond_wait(c, held, &deadline);
 }
 
-static int32_t lock_owner(const mt_lock *l)
-{
-	return atomic_load_explicit((_Atomic int32_t *)&l->owner, memory_order_relaxed);
-}
-
 int mt_cond_wait(mt_cond *c, mt_lock *l, double timeout)
 {
 	const struct held_lock held = {l, release_plain, retake_plain};
-	return cond_wait_checked(c, &held, lock_owner(l), timeout);
+	return cond_wait_checked(c, &held, lock_mine(l, mt__tid()), timeout);
 }
 
 int mt_cond_wait_rlock(mt_cond *c, mt_rlock *r, double timeout)
 {
 	const struct held_lock held = {r, release_reentrant, retake_reentrant};
-	return cond_wait_checked(c, &held,
-				 atomic_load_explicit(rlock_owner(r), memory_order_relaxed),
-				 timeout);
+	return cond_wait_checked(c, &held, rlock_mine(r, mt__tid()), timeout);
 }
 
 int mt_cond_wait_for(mt_cond *c, mt_lock *l, bool (*predicate)(void *arg), void *arg,
 		     double timeout)
 {
 	const struct held_lock held = {l, release_plain, retake_plain};
-	if (lock_owner(l) != mt__tid())
+	if (!lock_mine(l, mt__tid()))
 		return -EPERM;
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);

@@ -12,6 +12,7 @@ static void negative_and_positive_codes_name_the_same_error(void **state)
 	assert_non_null(strstr(mt_strerror(-EAGAIN), "EAGAIN"));
 	assert_non_null(strstr(mt_strerror(-EPIPE), "EPIPE"));
 	assert_non_null(strstr(mt_strerror(-EOWNERDEAD), "EOWNERDEAD"));
+	assert_non_null(strstr(mt_strerror(-ENOTRECOVERABLE), "ENOTRECOVERABLE"));
 }
 
 static void zero_is_success(void **state)

@@ -702,6 +702,29 @@ static void rlock_philosophers_all_eat_one_at_a_time(void **state)
 	assert_string_equal(at, "no deadlock: 6 meals eaten\n");
 }
 
+static void two_lock_philosophers_are_reported_and_give_up_instead_of_hanging(void **state)
+{
+	static struct run r;
+	run_example(&r, "philosophers_deadlock", NULL);
+	/* Whether a run deadlocks is timing's to decide; that all six meals
+	 * end, and that the inverted order is reported once, is not. */
+	assert_int_equal(count_occurrences(r.out, "吃面 (eats)") +
+				 count_occurrences(r.out, "deadlock: gives up"),
+			 6);
+	assert_true(count_occurrences(r.out, "抢到了") >= 6);
+	assert_non_null(strstr(r.out, "\nlock-order reports: 1\n"));
+}
+
+static void a_lock_whose_holder_was_killed_is_repaired_by_the_next(void **state)
+{
+	static struct run r;
+	run_example(&r, "robust_lock", NULL);
+	assert_non_null(strstr(r.out, "first clerk killed holding the lock (exit code -9): "
+				      "alice 70, bob 0\n"));
+	assert_int_equal(count_occurrences(r.out, "(EOWNERDEAD); repairs the books"), 1);
+	assert_non_null(strstr(r.out, "three more transfers of 10: alice 40, bob 60, total 100\n"));
+}
+
 int main(void)
 {
 #ifdef __SANITIZE_THREAD__
@@ -740,6 +763,8 @@ int main(void)
 		cmocka_unit_test(event_cars_wait_for_green_and_all_pass),
 		cmocka_unit_test(condition_hands_over_0_to_9_in_order_through_two_slots),
 		cmocka_unit_test(rlock_philosophers_all_eat_one_at_a_time),
+		cmocka_unit_test(two_lock_philosophers_are_reported_and_give_up_instead_of_hanging),
+		cmocka_unit_test(a_lock_whose_holder_was_killed_is_repaired_by_the_next),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

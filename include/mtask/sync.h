@@ -22,8 +22,14 @@
  * the child (the usual rule for locks and fork). Primitives made with
  * MT_PSHARED in shared memory are the same object in parent and child.
  *
- * Not yet (later work of the same module): the robust -EOWNERDEAD protocol
- * for shared locks whose holder dies, and lock-order checking. */
+ * Robust shared locks: when a thread holding an MT_PSHARED Lock or RLock
+ * ends without releasing it (its process was SIGKILLed, crashed, or the
+ * thread exited), the kernel marks the lock, and the next acquire takes it
+ * and returns -EOWNERDEAD: the data it protects may be half-updated. Repair
+ * it, call mt_lock_consistent (mt_rlock_consistent), and go on. A lock
+ * released without that is beyond repair: every later acquire returns
+ * -ENOTRECOVERABLE. This is POSIX's robust-mutex protocol, on 64-bit glibc
+ * systems (docs/sync.md). */
 #ifndef MTASK_SYNC_H
 #define MTASK_SYNC_H
 
@@ -43,18 +49,26 @@ extern "C" {
 /* ---- Lock (threading.Lock, multiprocessing.Lock) ---- */
 
 /* Not reentrant: a thread that acquires a Lock it holds waits (until its
- * timeout) as Python's does. Any thread may release it, as in Python. */
+ * timeout) as Python's does. Any thread may release a thread-only Lock, as
+ * in Python; an MT_PSHARED Lock belongs to the thread holding it, which
+ * alone may release it (that is what lets the kernel free it when the
+ * holder dies; Python's multiprocessing.Lock has no owner). */
 typedef struct mt_lock {
-	uint32_t state;  /* 0 free, 1 held, 2 held and somebody sleeps */
+	/* Thread-only: 0 free, 1 held, 2 held and somebody sleeps. MT_PSHARED:
+	 * the holder's thread ID with the kernel's robust-futex bits. */
+	uint32_t state;
 	uint32_t flags;  /* MT_PSHARED */
 	int32_t owner;   /* kernel thread ID of the holder, 0 when free */
-	uint32_t reserved1;
+	uint32_t health; /* MT_PSHARED: consistent, or left broken by a death */
 	const char *name; /* for lock-order reports; NULL: "lock@ADDRESS" */
-	uint32_t reserved[6]; /* for the robust work to come */
+	/* MT_PSHARED: links in the holder's robust-futex list, at the same
+	 * distances from state as in glibc's pthread_mutex_t. */
+	void *robust_prev, *robust_next;
+	uint64_t reserved;
 } mt_lock;
 
-#define MT_LOCK_INIT {0, 0, 0, 0, NULL, {0}}
-#define MT_LOCK_INIT_NAMED(name) {0, 0, 0, 0, (name), {0}}
+#define MT_LOCK_INIT {0, 0, 0, 0, NULL, NULL, NULL, 0}
+#define MT_LOCK_INIT_NAMED(name) {0, 0, 0, 0, (name), NULL, NULL, 0}
 
 /* mt_lock_init - make l a free lock; flags is 0 or MT_PSHARED. Returns 0, or
  * -EINVAL for unknown flags. */
@@ -62,12 +76,23 @@ MT_EXPORT int mt_lock_init(mt_lock *l, int flags);
 
 /* mt_lock_acquire - take l, waiting up to timeout seconds. Returns 0 (held
  * now) or -ETIMEDOUT. Safe from any thread, and from any process for a
- * MT_PSHARED lock. */
+ * MT_PSHARED lock, which may also return:
+ *   -EOWNERDEAD       held now, but the previous holder ended while holding
+ *                     it: repair the data, then mt_lock_consistent;
+ *   -ENOTRECOVERABLE  not held: a holder got -EOWNERDEAD and released the
+ *                     lock without mt_lock_consistent; it stays unusable. */
 MT_EXPORT int mt_lock_acquire(mt_lock *l, double timeout);
 
 /* mt_lock_release - free l and wake one waiter. Returns 0, or -EPERM when l
- * is not held (Python's RuntimeError). */
+ * is not held (Python's RuntimeError) or, for an MT_PSHARED lock, is held
+ * by another thread. */
 MT_EXPORT int mt_lock_release(mt_lock *l);
+
+/* mt_lock_consistent - after mt_lock_acquire returned -EOWNERDEAD, declare
+ * the protected data repaired, so that l is an ordinary lock again
+ * (pthread_mutex_consistent). Returns 0, -EPERM when the calling thread does
+ * not hold l, -EINVAL when l is not waiting for repair. */
+MT_EXPORT int mt_lock_consistent(mt_lock *l);
 
 /* mt_lock_locked - true while somebody holds l (Lock.locked()). */
 MT_EXPORT bool mt_lock_locked(const mt_lock *l);
@@ -131,12 +156,16 @@ typedef struct mt_rlock {
 MT_EXPORT int mt_rlock_init(mt_rlock *r, int flags);
 
 /* mt_rlock_acquire - take r, or count one more acquisition if the calling
- * thread holds it already. Returns 0 or -ETIMEDOUT. */
+ * thread holds it already. Returns 0 or -ETIMEDOUT, and for an MT_PSHARED
+ * RLock -EOWNERDEAD (held once now) or -ENOTRECOVERABLE as mt_lock_acquire. */
 MT_EXPORT int mt_rlock_acquire(mt_rlock *r, double timeout);
 
 /* mt_rlock_release - undo one acquisition; the last one frees r. Returns 0,
  * or -EPERM when the calling thread does not hold r. */
 MT_EXPORT int mt_rlock_release(mt_rlock *r);
+
+/* mt_rlock_consistent - mt_lock_consistent for an RLock. */
+MT_EXPORT int mt_rlock_consistent(mt_rlock *r);
 
 /* ---- Semaphore and BoundedSemaphore ---- */
 
@@ -192,7 +221,9 @@ MT_EXPORT int mt_cond_init(mt_cond *c, int flags);
 /* mt_cond_wait - release l, wait for a notify (or the timeout), take l
  * again, as Condition.wait. Returns 0 when notified, -ETIMEDOUT, -EPERM when
  * the calling thread does not hold l (Python's RuntimeError), -EINVAL for
- * a NaN timeout. l is held again on every return but -EPERM and -EINVAL. */
+ * a NaN timeout; with MT_PSHARED, -EOWNERDEAD when l's holder died while
+ * this thread waited (l is held; see mt_lock_acquire) and -ENOTRECOVERABLE.
+ * l is held again on every return but -EPERM, -EINVAL and -ENOTRECOVERABLE. */
 MT_EXPORT int mt_cond_wait(mt_cond *c, mt_lock *l, double timeout);
 
 /* mt_cond_wait_rlock - the same with an RLock, released and retaken
