@@ -106,11 +106,15 @@ static int lock_claim(mt_lock *l, bool sleeping, uint32_t *sleep_on)
 		return mt__robust_claim(l, mt__tid(), sleeping, sleep_on);
 	if (!sleeping)
 		return lock_try(state) ? 0 : -EBUSY;
+	*sleep_on = 2;
+	/* 2 means held and already marked: sleep without writing the line
+	 * the holder is about to write. */
+	if (atomic_load_explicit(state, memory_order_relaxed) == 2)
+		return -EBUSY;
 	/* Taking the word as 2 means the release after ours wakes somebody,
 	 * which is what a sleeper needs and a harmless extra wake otherwise. */
 	if (atomic_exchange_explicit(state, 2, memory_order_acquire) == 0)
 		return 0;
-	*sleep_on = 2;
 	return -EBUSY;
 }
 
@@ -162,16 +166,17 @@ static bool alone_with(const mt_lock *l)
 }
 
 /* Everything but the uncontended thread-only case, out of line so that the
- * fast path needs no stack frame. */
+ * fast path needs no stack frame. tried: the fast path's attempt failed
+ * just now, no need to repeat it. */
 __attribute__((noinline)) static int lock_acquire_slow(mt_lock *l, double timeout,
-						       bool checking)
+						       bool checking, bool tried)
 {
 	bool shared = is_shared(l->flags);
 	if (checking)
 		mt__lockcheck_before(l);
 	if (shared)
 		mt__robust_pending(l);
-	int got = lock_claim(l, false, NULL);
+	int got = tried ? -EBUSY : lock_claim(l, false, NULL);
 	if (got == -EBUSY) {
 		mt__deadline deadline;
 		got = mt__deadline_init(&deadline, timeout);
@@ -198,11 +203,12 @@ int mt_lock_acquire(mt_lock *l, double timeout)
 		set_owner(l, mt__tid());
 		return 0;
 	}
-	if (!checking && !is_shared(l->flags) && lock_try(state)) {
+	bool tried = !checking && !is_shared(l->flags);
+	if (tried && lock_try(state)) {
 		set_owner(l, mt__tid());
 		return 0;
 	}
-	return lock_acquire_slow(l, timeout, checking);
+	return lock_acquire_slow(l, timeout, checking, tried);
 }
 
 /* Whether the calling thread holds l. A shared lock's word says it; its
