@@ -31,7 +31,8 @@
 /* clang-format off */
 #define BENCH_LIST(X) \
 	X(spawn, "start a trivial process or thread and wait for it to end") \
-	X(sync, "Lock, Condition and Event against pthreads, futexes and Python")
+	X(sync, "Lock, Condition and Event against pthreads, futexes and Python") \
+	X(queue, "items through a queue between threads, against pthreads and Python")
 /* clang-format on */
 
 #define BENCH_ROWS_MAX 16

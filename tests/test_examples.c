@@ -725,6 +725,32 @@ static void a_lock_whose_holder_was_killed_is_repaired_by_the_next(void **state)
 	assert_non_null(strstr(r.out, "three more transfers of 10: alice 40, bob 60, total 100\n"));
 }
 
+static void queue_basics_refuses_the_sixth_and_orders_each_kind(void **state)
+{
+	static struct run r;
+	run_example(&r, "queue_basics", NULL);
+	assert_string_equal(r.out,
+			    "阻塞前 (before): qsize 5, full 1\n"
+			    "put_nowait(6): would block: full or empty (EAGAIN), so 6 goes to a "
+			    "list of our own\n"
+			    "阻塞后 (after)\n"
+			    "get x5: 1 2 3 4 5\n"
+			    "get_nowait(): would block: full or empty (EAGAIN)\n"
+			    "LifoQueue (last in, first out): 3 2 1\n"
+			    "PriorityQueue (smallest number first): 10 11 20 30\n");
+}
+
+static void producer_joins_until_the_consumer_did_all_ten(void **state)
+{
+	static struct run r;
+	run_example(&r, "queue_producer_consumer", NULL);
+	/* The producer's join returns only after the tenth task_done, which
+	 * follows the tenth line; the main thread's line comes after that. */
+	assert_string_equal(r.out, "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n"
+				   "producer: all 10 done\n"
+				   "这是主进程 (the main thread)\n");
+}
+
 int main(void)
 {
 #ifdef __SANITIZE_THREAD__
@@ -765,6 +791,8 @@ int main(void)
 		cmocka_unit_test(rlock_philosophers_all_eat_one_at_a_time),
 		cmocka_unit_test(two_lock_philosophers_are_reported_and_give_up_instead_of_hanging),
 		cmocka_unit_test(a_lock_whose_holder_was_killed_is_repaired_by_the_next),
+		cmocka_unit_test(queue_basics_refuses_the_sixth_and_orders_each_kind),
+		cmocka_unit_test(producer_joins_until_the_consumer_did_all_ten),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 
 #include "mtask/common.h"
 #include "mtask/process.h"
+#include "mtask/queue.h"
 #include "mtask/sync.h"
 #include "mtask/thread.h"
 #include "mtask/trace.h"

@@ -1,0 +1,461 @@
+/* test_queue.c: Queue, LifoQueue, PriorityQueue and the deque: order,
+ * bounds, Full and Empty, timeouts, task_done/join, close, growth, and
+ * many producers and consumers losing or duplicating nothing. */
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+
+#include "mtask/mtask.h"
+#include "testutil.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *as_item(intptr_t n)
+{
+	return (void *)n;
+}
+
+static intptr_t take(mt_queue *q)
+{
+	void *item = as_item(-1);
+	assert_int_equal(mt_queue_get(q, &item, 0), 0);
+	return (intptr_t)item;
+}
+
+static mt_queue *new_queue(int kind, size_t maxsize)
+{
+	mt_queue *q;
+	assert_int_equal(mt_queue_new(&q, kind, maxsize), 0);
+	return q;
+}
+
+static mt_thread *start_thread(mt_fn fn, void *arg)
+{
+	mt_thread *t;
+	assert_int_equal(mt_thread_start(&t, fn, arg, NULL), 0);
+	return t;
+}
+
+static int join_thread(mt_thread *t)
+{
+	assert_int_equal(mt_thread_join(t, 30), 0);
+	int code = mt_thread_exitcode(t);
+	mt_thread_free(t);
+	return code;
+}
+
+/* ---- kinds and order ---- */
+
+/* The notes' Queue(5): five puts fit, put_nowait is Full, five gets come
+ * out in order, get_nowait is Empty. */
+static void a_fifo_of_five_refuses_the_sixth_and_returns_in_order(void **state)
+{
+	mt_queue *q = new_queue(MT_FIFO, 5);
+	assert_true(mt_queue_empty(q));
+	for (intptr_t i = 1; i <= 5; i++)
+		assert_int_equal(mt_queue_put(q, as_item(i), -1), 0);
+	assert_true(mt_queue_full(q));
+	assert_int_equal(mt_queue_qsize(q), 5);
+	assert_int_equal(mt_queue_put_nowait(q, as_item(6)), -EAGAIN);
+	for (intptr_t i = 1; i <= 5; i++)
+		assert_int_equal(take(q), i);
+	void *item;
+	assert_int_equal(mt_queue_get_nowait(q, &item), -EAGAIN);
+	assert_true(mt_queue_empty(q));
+	assert_int_equal(mt_queue_maxsize(q), 5);
+	mt_queue_free(q);
+}
+
+static void a_lifo_returns_the_newest_first(void **state)
+{
+	mt_queue *q = new_queue(MT_LIFO, 0);
+	for (intptr_t i = 1; i <= 3; i++)
+		assert_int_equal(mt_queue_put(q, as_item(i), 0), 0);
+	assert_int_equal(take(q), 3);
+	assert_int_equal(mt_queue_put(q, as_item(4), 0), 0);
+	assert_int_equal(take(q), 4);
+	assert_int_equal(take(q), 2);
+	assert_int_equal(take(q), 1);
+	mt_queue_free(q);
+}
+
+/* Lower values first; among equal priorities, the order of the puts,
+ * across growth of the heap. */
+static void a_priority_queue_is_lowest_first_and_stable(void **state)
+{
+	mt_queue *q = new_queue(MT_PRIORITY, 0);
+	enum { N = 3000 };
+	for (intptr_t i = 0; i < N; i++)
+		assert_int_equal(mt_queue_put_priority(q, (i * 7) % 3 - 1, as_item(i), 0), 0);
+	assert_int_equal(mt_queue_put(q, as_item(N), 0), 0); /* priority 0 */
+	int64_t last_priority = INT64_MIN;
+	intptr_t last_item = -1;
+	for (int n = 0; n <= N; n++) {
+		void *item;
+		int64_t priority;
+		assert_int_equal(mt_queue_get_priority(q, &item, &priority, 0), 0);
+		assert_true(priority >= last_priority);
+		if (priority == last_priority)
+			assert_true((intptr_t)item > last_item);
+		if ((intptr_t)item < N)
+			assert_int_equal(priority, ((intptr_t)item * 7) % 3 - 1);
+		last_priority = priority;
+		last_item = (intptr_t)item;
+	}
+	assert_true(mt_queue_empty(q));
+	mt_queue_free(q);
+}
+
+static void a_deque_reaches_both_ends(void **state)
+{
+	mt_queue *q = new_queue(MT_DEQUE, 4);
+	assert_int_equal(mt_queue_put(q, as_item(2), 0), 0);       /* append */
+	assert_int_equal(mt_queue_put_front(q, as_item(1), 0), 0); /* appendleft */
+	assert_int_equal(mt_queue_put(q, as_item(3), 0), 0);
+	assert_int_equal(mt_queue_put_front(q, as_item(0), 0), 0);
+	assert_int_equal(mt_queue_put_front(q, as_item(9), 0), -EAGAIN); /* bounded */
+	void *item;
+	assert_int_equal(mt_queue_get_back(q, &item, 0), 0); /* pop */
+	assert_int_equal((intptr_t)item, 3);
+	assert_int_equal(take(q), 0); /* popleft */
+	assert_int_equal(take(q), 1);
+	assert_int_equal(mt_queue_get_back(q, &item, 0), 0);
+	assert_int_equal((intptr_t)item, 2);
+	assert_int_equal(mt_queue_get_back(q, &item, 0), -EAGAIN);
+	mt_queue_free(q);
+}
+
+/* Random operations at both ends of a deque, checked against a plain
+ * array, so that the ring wraps and grows in every position. */
+static void a_deque_matches_a_model_through_wraps_and_growth(void **state)
+{
+	enum { OPS = 20000, SPAN = 2 * OPS + 1 };
+	static intptr_t model[SPAN];
+	size_t front = OPS, back = OPS; /* model[front..back) */
+	mt_queue *q = new_queue(MT_DEQUE, 0);
+	srand(7);
+	for (intptr_t i = 0; i < OPS; i++) {
+		int op = rand() % 5; /* grows a little more often than it shrinks */
+		void *item;
+		if (op == 0) {
+			assert_int_equal(mt_queue_put_front(q, as_item(i), 0), 0);
+			model[--front] = i;
+		} else if (op <= 2) {
+			assert_int_equal(mt_queue_put(q, as_item(i), 0), 0);
+			model[back++] = i;
+		} else if (op == 3) {
+			int err = mt_queue_get(q, &item, 0);
+			assert_int_equal(err, front == back ? -EAGAIN : 0);
+			if (!err)
+				assert_int_equal((intptr_t)item, model[front++]);
+		} else {
+			int err = mt_queue_get_back(q, &item, 0);
+			assert_int_equal(err, front == back ? -EAGAIN : 0);
+			if (!err)
+				assert_int_equal((intptr_t)item, model[--back]);
+		}
+		assert_int_equal(mt_queue_qsize(q), back - front);
+	}
+	while (front < back)
+		assert_int_equal(take(q), model[front++]);
+	mt_queue_free(q);
+}
+
+static void null_is_an_item_like_any_other(void **state)
+{
+	mt_queue *q = new_queue(MT_FIFO, 1);
+	assert_int_equal(mt_queue_put(q, NULL, 0), 0);
+	void *item = &item;
+	assert_int_equal(mt_queue_get(q, &item, 0), 0);
+	assert_null(item);
+	mt_queue_free(q);
+}
+
+static void bad_arguments_are_einval(void **state)
+{
+	mt_queue *q;
+	void *item;
+	assert_int_equal(mt_queue_new(&q, 42, 0), -EINVAL);
+	assert_int_equal(mt_queue_new(NULL, MT_FIFO, 0), -EINVAL);
+	q = new_queue(MT_FIFO, 0);
+	assert_int_equal(mt_queue_put_priority(q, 1, NULL, 0), -EINVAL);
+	assert_int_equal(mt_queue_put_front(q, NULL, 0), -EINVAL);
+	assert_int_equal(mt_queue_get_back(q, &item, 0), -EINVAL);
+	assert_int_equal(mt_queue_put(q, NULL, NAN), -EINVAL);
+	assert_int_equal(mt_queue_get(q, NULL, 0), -EINVAL);
+	assert_int_equal(mt_queue_get(q, &item, NAN), -EINVAL);
+	assert_int_equal(mt_queue_qsize(q), 0); /* nothing went in */
+	mt_queue_free(q);
+	mt_queue_free(NULL);
+}
+
+/* ---- blocking and timeouts ---- */
+
+static void a_get_on_empty_waits_its_timeout_then_is_empty(void **state)
+{
+	mt_queue *q = new_queue(MT_FIFO, 1);
+	void *item;
+	double start = now();
+	assert_int_equal(mt_queue_get(q, &item, 0.05), -EAGAIN);
+	assert_true(now() - start >= 0.05);
+	assert_int_equal(mt_queue_put(q, NULL, 0), 0);
+	start = now();
+	assert_int_equal(mt_queue_put(q, NULL, 0.05), -EAGAIN);
+	assert_true(now() - start >= 0.05);
+	assert_int_equal(mt_queue_qsize(q), 1);
+	mt_queue_free(q);
+}
+
+struct handoff {
+	mt_queue *q;
+	intptr_t first, count;
+};
+
+static int put_later(void *arg)
+{
+	struct handoff *h = arg;
+	for (intptr_t i = 0; i < h->count; i++) {
+		usleep(2000);
+		if (mt_queue_put(h->q, as_item(h->first + i), -1))
+			return 1;
+	}
+	return 0;
+}
+
+static int get_later(void *arg)
+{
+	struct handoff *h = arg;
+	for (intptr_t i = 0; i < h->count; i++) {
+		usleep(2000);
+		void *item;
+		if (mt_queue_get(h->q, &item, -1) || (intptr_t)item != h->first + i)
+			return 1;
+	}
+	return 0;
+}
+
+static void a_blocked_get_takes_what_another_thread_puts(void **state)
+{
+	struct handoff h = {new_queue(MT_FIFO, 0), 100, 5};
+	mt_thread *t = start_thread(put_later, &h);
+	for (intptr_t i = 0; i < 5; i++) {
+		void *item;
+		assert_int_equal(mt_queue_get(h.q, &item, 30), 0);
+		assert_int_equal((intptr_t)item, 100 + i);
+	}
+	assert_int_equal(join_thread(t), 0);
+	mt_queue_free(h.q);
+}
+
+static void a_blocked_put_goes_in_once_another_thread_gets(void **state)
+{
+	struct handoff h = {new_queue(MT_FIFO, 1), 0, 6};
+	mt_thread *t = start_thread(get_later, &h);
+	for (intptr_t i = 0; i < 6; i++)
+		assert_int_equal(mt_queue_put(h.q, as_item(i), 30), 0);
+	assert_int_equal(join_thread(t), 0);
+	assert_true(mt_queue_empty(h.q));
+	mt_queue_free(h.q);
+}
+
+/* ---- task_done and join ---- */
+
+static int finish_each(void *arg)
+{
+	mt_queue *q = arg;
+	for (;;) {
+		void *item;
+		if (mt_queue_get(q, &item, -1))
+			return 1;
+		if (!item)
+			return mt_queue_task_done(q); /* the sentinel */
+		usleep(1000);
+		if (mt_queue_task_done(q))
+			return 1;
+	}
+}
+
+static void join_returns_once_every_item_is_done(void **state)
+{
+	mt_queue *q = new_queue(MT_FIFO, 3);
+	assert_int_equal(mt_queue_task_done(q), -EINVAL);
+	assert_int_equal(mt_queue_join(q, 0), 0); /* nothing owed */
+	for (intptr_t i = 1; i <= 3; i++)
+		assert_int_equal(mt_queue_put(q, as_item(i), 0), 0);
+	assert_int_equal(mt_queue_unfinished(q), 3);
+	assert_int_equal(mt_queue_join(q, 0.02), -ETIMEDOUT);
+	mt_thread *t = start_thread(finish_each, q);
+	for (intptr_t i = 4; i <= 10; i++)
+		assert_int_equal(mt_queue_put(q, as_item(i), 30), 0);
+	assert_int_equal(mt_queue_join(q, 30), 0);
+	assert_int_equal(mt_queue_unfinished(q), 0);
+	assert_int_equal(mt_queue_put(q, NULL, 30), 0);
+	assert_int_equal(join_thread(t), 0);
+	assert_int_equal(mt_queue_task_done(q), -EINVAL); /* one too many */
+	mt_queue_free(q);
+}
+
+/* ---- close ---- */
+
+static int get_until_closed(void *arg)
+{
+	void *item;
+	return -mt_queue_get(arg, &item, 30);
+}
+
+static int put_until_closed(void *arg)
+{
+	return -mt_queue_put(arg, NULL, 30);
+}
+
+/* Waits until thread t sleeps in the kernel (state S in /proc), which is
+ * where a blocked get or put is; fails after 10 s. */
+static void wait_until_asleep(mt_thread *t)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)mt_thread_native_id(t));
+	for (int i = 0; i < 10000; i++) {
+		FILE *f = fopen(path, "r");
+		assert_non_null(f);
+		size_t n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		char *after_name = strrchr(buf, ')');
+		if (after_name && after_name[1] == ' ' && after_name[2] == 'S')
+			return;
+		usleep(1000);
+	}
+	fail_msg("thread %d never went to sleep", (int)mt_thread_native_id(t));
+}
+
+static void close_wakes_blocked_gets_with_epipe(void **state)
+{
+	mt_queue *q = new_queue(MT_FIFO, 0);
+	mt_thread *t[2] = {start_thread(get_until_closed, q), start_thread(get_until_closed, q)};
+	wait_until_asleep(t[0]);
+	wait_until_asleep(t[1]);
+	mt_queue_close(q);
+	assert_int_equal(join_thread(t[0]), EPIPE);
+	assert_int_equal(join_thread(t[1]), EPIPE);
+	mt_queue_free(q);
+}
+
+static void close_wakes_blocked_puts_with_epipe(void **state)
+{
+	mt_queue *q = new_queue(MT_FIFO, 1);
+	assert_int_equal(mt_queue_put(q, NULL, 0), 0);
+	mt_thread *t = start_thread(put_until_closed, q);
+	wait_until_asleep(t);
+	mt_queue_close(q);
+	assert_int_equal(join_thread(t), EPIPE);
+	assert_int_equal(mt_queue_qsize(q), 1);
+	mt_queue_free(q);
+}
+
+static void a_closed_queue_refuses_puts_and_drains_then_epipe(void **state)
+{
+	mt_queue *q = new_queue(MT_LIFO, 0);
+	assert_int_equal(mt_queue_put(q, as_item(1), 0), 0);
+	assert_int_equal(mt_queue_put(q, as_item(2), 0), 0);
+	assert_false(mt_queue_closed(q));
+	mt_queue_close(q);
+	mt_queue_close(q); /* idempotent */
+	assert_true(mt_queue_closed(q));
+	assert_int_equal(mt_queue_put(q, as_item(3), -1), -EPIPE);
+	assert_int_equal(take(q), 2);
+	assert_int_equal(take(q), 1);
+	void *item;
+	assert_int_equal(mt_queue_get(q, &item, -1), -EPIPE);
+	assert_int_equal(mt_queue_get(q, &item, 0), -EPIPE);
+	/* The items still owe their task_done; closing does not end a join. */
+	assert_int_equal(mt_queue_join(q, 0), -ETIMEDOUT);
+	assert_int_equal(mt_queue_task_done(q), 0);
+	assert_int_equal(mt_queue_task_done(q), 0);
+	assert_int_equal(mt_queue_join(q, 0), 0);
+	mt_queue_free(q);
+}
+
+/* ---- many producers and consumers ---- */
+
+enum { PRODUCERS = 3, CONSUMERS = 3, PER_PRODUCER = 20000 };
+
+struct traffic {
+	mt_queue *q;
+	_Atomic int producer;
+	_Atomic unsigned char seen[PRODUCERS * PER_PRODUCER];
+	_Atomic long duplicates;
+};
+
+static int produce(void *arg)
+{
+	struct traffic *t = arg;
+	intptr_t base = atomic_fetch_add(&t->producer, 1) * PER_PRODUCER;
+	for (intptr_t i = 0; i < PER_PRODUCER; i++)
+		if (mt_queue_put(t->q, as_item(base + i + 1), -1))
+			return 1;
+	return 0;
+}
+
+static int consume(void *arg)
+{
+	struct traffic *t = arg;
+	for (;;) {
+		void *item;
+		int err = mt_queue_get(t->q, &item, -1);
+		if (err == -EPIPE)
+			return 0;
+		if (err)
+			return 1;
+		intptr_t n = (intptr_t)item - 1;
+		if (atomic_exchange(&t->seen[n], 1))
+			atomic_fetch_add(&t->duplicates, 1);
+	}
+}
+
+static void every_item_arrives_exactly_once_through_many_threads(void **state)
+{
+	static struct traffic t;
+	t.q = new_queue(MT_FIFO, 64);
+	mt_thread *producers[PRODUCERS], *consumers[CONSUMERS];
+	for (int i = 0; i < CONSUMERS; i++)
+		consumers[i] = start_thread(consume, &t);
+	for (int i = 0; i < PRODUCERS; i++)
+		producers[i] = start_thread(produce, &t);
+	for (int i = 0; i < PRODUCERS; i++)
+		assert_int_equal(join_thread(producers[i]), 0);
+	mt_queue_close(t.q); /* consumers drain, then see -EPIPE */
+	for (int i = 0; i < CONSUMERS; i++)
+		assert_int_equal(join_thread(consumers[i]), 0);
+	assert_int_equal(t.duplicates, 0);
+	for (int i = 0; i < PRODUCERS * PER_PRODUCER; i++)
+		assert_int_equal(t.seen[i], 1);
+	assert_int_equal(mt_queue_unfinished(t.q), PRODUCERS * PER_PRODUCER);
+	mt_queue_free(t.q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_fifo_of_five_refuses_the_sixth_and_returns_in_order),
+		cmocka_unit_test(a_lifo_returns_the_newest_first),
+		cmocka_unit_test(a_priority_queue_is_lowest_first_and_stable),
+		cmocka_unit_test(a_deque_reaches_both_ends),
+		cmocka_unit_test(a_deque_matches_a_model_through_wraps_and_growth),
+		cmocka_unit_test(null_is_an_item_like_any_other),
+		cmocka_unit_test(bad_arguments_are_einval),
+		cmocka_unit_test(a_get_on_empty_waits_its_timeout_then_is_empty),
+		cmocka_unit_test(a_blocked_get_takes_what_another_thread_puts),
+		cmocka_unit_test(a_blocked_put_goes_in_once_another_thread_gets),
+		cmocka_unit_test(join_returns_once_every_item_is_done),
+		cmocka_unit_test(close_wakes_blocked_gets_with_epipe),
+		cmocka_unit_test(close_wakes_blocked_puts_with_epipe),
+		cmocka_unit_test(a_closed_queue_refuses_puts_and_drains_then_epipe),
+		cmocka_unit_test(every_item_arrives_exactly_once_through_many_threads),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
