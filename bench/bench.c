@@ -247,3 +247,9 @@ int bench_run_rounds(const struct bench_config *config, struct bench_result *res
 			      compare_u64);
 	return err;
 }
+
+void bench_row_scale(struct bench_row *row, uint64_t divisor)
+{
+	for (size_t k = 0; k < row->count; k++)
+		row->ns[k] = (row->ns[k] + divisor / 2) / divisor;
+}

@@ -148,6 +148,11 @@ int bench_peer_python(struct bench_row *row, const char *script, const char *kin
  * killed it (as a shell says), or a negative errno. */
 int bench_wait_exit_status(pid_t pid);
 
+/* Divides every sample of row by divisor, rounding to the nearest
+ * nanosecond: a sample timed over many operations becomes a time per
+ * fewer. Dividing keeps the samples sorted. */
+void bench_row_scale(struct bench_row *row, uint64_t divisor);
+
 /* Appends one sample to row. Returns 0 or -ENOMEM. */
 int bench_row_add_sample(struct bench_row *row, uint64_t ns);
 

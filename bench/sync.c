@@ -549,16 +549,11 @@ static const struct bench_impl sync_impls[ROW_COUNT] = {
 };
 
 /* Turns the samples of rows first..last, each the time of `per_sample`
- * operations, into times per REPORTED_PER operations, rounding to the
- * nearest nanosecond. Dividing keeps the rows sorted. */
+ * operations, into times per REPORTED_PER operations. */
 static void scale_rows(struct bench_result *result, int first, int last, long per_sample)
 {
-	uint64_t divisor = (uint64_t)(per_sample / REPORTED_PER);
-	for (int i = first; i <= last; i++) {
-		struct bench_row *row = &result->rows[i];
-		for (size_t k = 0; k < row->count; k++)
-			row->ns[k] = (row->ns[k] + divisor / 2) / divisor;
-	}
+	for (int i = first; i <= last; i++)
+		bench_row_scale(&result->rows[i], (uint64_t)(per_sample / REPORTED_PER));
 }
 
 /* The claims, then mtask's speedup over Python. The placements without a

@@ -227,9 +227,9 @@ static int queue_put(mt_queue *q, enum end end, int64_t priority, void *item,
 	if (err)
 		return err;
 	mt_lock_acquire(&q->lock, -1);
-	err = closed(q) ? -EPIPE : wait_while(q, is_full, &q->not_full, &deadline, timeout == 0);
+	err = wait_while(q, is_full, &q->not_full, &deadline, timeout == 0);
 	if (!err && closed(q))
-		err = -EPIPE; /* room came with the close */
+		err = -EPIPE; /* not full, but closed */
 	if (!err && !(err = push(q, end, priority, item))) {
 		atomic_fetch_add_explicit(&q->unfinished, 1, memory_order_relaxed);
 		mt_cond_notify(&q->not_empty, 1);

@@ -8,13 +8,6 @@
 #include "mtask/mtask.h"
 #include "testutil.h"
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *as_item(intptr_t n)
 {
 	return (void *)n;
@@ -32,21 +25,6 @@ static mt_queue *new_queue(int kind, size_t maxsize)
 	mt_queue *q;
 	assert_int_equal(mt_queue_new(&q, kind, maxsize), 0);
 	return q;
-}
-
-static mt_thread *start_thread(mt_fn fn, void *arg)
-{
-	mt_thread *t;
-	assert_int_equal(mt_thread_start(&t, fn, arg, NULL), 0);
-	return t;
-}
-
-static int join_thread(mt_thread *t)
-{
-	assert_int_equal(mt_thread_join(t, 30), 0);
-	int code = mt_thread_exitcode(t);
-	mt_thread_free(t);
-	return code;
 }
 
 /* ---- kinds and order ---- */
@@ -200,13 +178,13 @@ static void a_get_on_empty_waits_its_timeout_then_is_empty(void **state)
 {
 	mt_queue *q = new_queue(MT_FIFO, 1);
 	void *item;
-	double start = now();
+	double start = now_seconds();
 	assert_int_equal(mt_queue_get(q, &item, 0.05), -EAGAIN);
-	assert_true(now() - start >= 0.05);
+	assert_true(now_seconds() - start >= 0.05);
 	assert_int_equal(mt_queue_put(q, NULL, 0), 0);
-	start = now();
+	start = now_seconds();
 	assert_int_equal(mt_queue_put(q, NULL, 0.05), -EAGAIN);
-	assert_true(now() - start >= 0.05);
+	assert_true(now_seconds() - start >= 0.05);
 	assert_int_equal(mt_queue_qsize(q), 1);
 	mt_queue_free(q);
 }

@@ -9,13 +9,6 @@
 #include "mtask/mtask.h"
 #include "testutil.h"
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Memory that parent and children share, as multiprocessing's Value. */
 static void *shared_page(void)
 {
@@ -23,21 +16,6 @@ static void *shared_page(void)
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(page != MAP_FAILED);
 	return page;
-}
-
-static mt_thread *start_thread(mt_fn fn, void *arg)
-{
-	mt_thread *t;
-	assert_int_equal(mt_thread_start(&t, fn, arg, NULL), 0);
-	return t;
-}
-
-static int join_thread(mt_thread *t)
-{
-	assert_int_equal(mt_thread_join(t, 30), 0);
-	int code = mt_thread_exitcode(t);
-	mt_thread_free(t);
-	return code;
 }
 
 /* ---- Lock ---- */
@@ -65,9 +43,9 @@ static void a_held_lock_times_out_and_is_not_reentrant(void **state)
 	mt_lock l = MT_LOCK_INIT;
 	assert_int_equal(mt_lock_acquire(&l, 0), 0);
 	assert_int_equal(mt_lock_acquire(&l, 0), -ETIMEDOUT);
-	double t0 = now();
+	double t0 = now_seconds();
 	assert_int_equal(mt_lock_acquire(&l, 0.05), -ETIMEDOUT); /* itself: waits */
-	assert_true(now() - t0 >= 0.045);
+	assert_true(now_seconds() - t0 >= 0.045);
 	assert_int_equal(mt_lock_acquire(&l, NAN), -EINVAL);
 	assert_int_equal(mt_lock_release(&l), 0);
 }
@@ -288,9 +266,9 @@ static void waiting_needs_the_lock_and_a_timeout_keeps_it(void **state)
 	assert_int_equal(mt_cond_wait(&b.cond, &b.lock, 0), -EPERM);
 	assert_int_equal(mt_lock_acquire(&b.lock, -1), 0);
 	assert_int_equal(mt_cond_wait(&b.cond, &b.lock, NAN), -EINVAL);
-	double t0 = now();
+	double t0 = now_seconds();
 	assert_int_equal(mt_cond_wait(&b.cond, &b.lock, 0.03), -ETIMEDOUT);
-	assert_true(now() - t0 >= 0.025);
+	assert_true(now_seconds() - t0 >= 0.025);
 	assert_true(mt_lock_locked(&b.lock)); /* held again after the wait */
 	assert_int_equal(mt_lock_release(&b.lock), 0);
 	assert_int_equal(mt_cond_init(&b.cond, 3), -EINVAL);
@@ -579,10 +557,10 @@ static void a_timer_runs_its_function_after_the_interval(void **state)
 {
 	atomic_store(&timer_calls, 0);
 	mt_timer *t;
-	double t0 = now();
+	double t0 = now_seconds();
 	assert_int_equal(mt_timer_start(&t, 0.03, timer_fired, NULL, NULL), 0);
 	assert_int_equal(mt_timer_join(t, 30), 0);
-	assert_true(now() - t0 >= 0.025);
+	assert_true(now_seconds() - t0 >= 0.025);
 	assert_int_equal(atomic_load(&timer_calls), 1);
 	assert_int_equal(mt_timer_exitcode(t), 7);
 	assert_int_equal(mt_timer_cancel(t), -EALREADY);

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "mtask/thread.h"
+
 /* Reads /proc/PID/stat: the state letter and the parent's PID. comm may
  * hold spaces and parentheses, so parse after the last ')'. */
 static inline int proc_stat(pid_t pid, char *state, pid_t *ppid)
@@ -98,6 +100,32 @@ static inline int count_anon_inode_fds(void)
 	if (dir)
 		closedir(dir);
 	return n;
+}
+
+/* CLOCK_MONOTONIC in seconds. */
+static inline double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A thread running fn(arg) with default options; fails the test if it
+ * cannot start. */
+static inline mt_thread *start_thread(mt_fn fn, void *arg)
+{
+	mt_thread *t;
+	assert_int_equal(mt_thread_start(&t, fn, arg, NULL), 0);
+	return t;
+}
+
+/* Joins t (failing the test after 30 s), frees it, returns its exit code. */
+static inline int join_thread(mt_thread *t)
+{
+	assert_int_equal(mt_thread_join(t, 30), 0);
+	int code = mt_thread_exitcode(t);
+	mt_thread_free(t);
+	return code;
 }
 
 static inline void sleep_seconds(double s)
