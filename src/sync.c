@@ -4,20 +4,28 @@
  * valid C and C++; this file accesses them as _Atomic uint32_t, which has
  * the same size and representation (asserted below).
  *
- * Lock is the three-state futex mutex of Drepper's "Futexes Are Tricky":
- * 0 free, 1 held, 2 held and maybe somebody sleeps. Acquiring tries one
- * compare-and-swap, then marks the word 2 and sleeps on it; releasing swaps
- * in 0 and wakes one sleeper only if the word was 2. It does not spin:
+ * Lock is the futex mutex of Drepper's "Futexes Are Tricky", its states
+ * kept as bits (syncword.h): 0 free, LOCK_HELD, and with it LOCK_SLEEPERS
+ * (maybe somebody sleeps) and LOCK_OWED (the release may owe a
+ * condition's wake-up, see cond.c). Acquiring tries one compare-and-swap
+ * 0 -> held, then exchanges in LOCK_CONTENDED (all three bits, so that a
+ * waiter never takes out a LOCK_OWED the holder put in) and sleeps on the
+ * word while it was held; releasing swaps in 0 and, when the word was
+ * anything but LOCK_HELD, wakes one sleeper and pays what it owes. Only the
+ * holder sets owed_cond and only its release clears it, before the word is
+ * freed; a free word is always 0. It does not spin:
  * measured under contention (bench/sync.c), a spinning waiter snatches the
  * lock in the gap between its holder's release and next acquire, so the
  * lock and its cache line bounce between CPUs, at 2x pthread's cost with
- * 100 spins; without spinning it matches pthread_mutex, which does not
- * spin either. While the process has a single thread (glibc's
+ * 100 spins. A waiter yields its CPU a few times before it marks the word
+ * instead (see lock_wait). While the process has a single thread (glibc's
  * __libc_single_threaded), a private lock needs no atomic instruction, and
  * takes none, as glibc's mutexes do. Python lets any thread release a Lock, so the holder's
  * thread ID is kept for diagnostics (and RLock and Condition), not checked.
  * An MT_PSHARED lock is different: its word holds the holder's thread ID
  * so that the kernel can free it when the holder dies (robust.c).
+ *
+ * Condition is in cond.c, Barrier in barrier.c, Timer in timer.c.
  *
  * Event keeps its flag, a "somebody sleeps" bit and a count of set() calls
  * in one word. A waiter returns success if the flag is set or if a set()
@@ -26,12 +34,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/single_threaded.h>
 
-#include "internal.h"
-#include "mtask/sync.h"
+#include "syncword.h"
 
-_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "atomic words");
 _Static_assert(sizeof(mt_lock) == 48, "mt_lock's size is part of the ABI");
 _Static_assert(sizeof(void *) != 8 || (offsetof(mt_lock, robust_prev) == 24 &&
 					offsetof(mt_lock, robust_next) == 32),
@@ -42,27 +49,6 @@ _Static_assert(sizeof(void *) != 8 || (offsetof(mt_lock, robust_prev) == 24 &&
 #define EVENT_FLAG 1u
 #define EVENT_SLEEPERS 2u
 #define EVENT_SET_COUNT 4u /* the low bit of the count of set() calls */
-
-static _Atomic uint32_t *word(uint32_t *w)
-{
-	return (_Atomic uint32_t *)w;
-}
-
-static _Atomic uint32_t *cword(const uint32_t *w)
-{
-	return (_Atomic uint32_t *)w;
-}
-
-/* FUTEX_WAKE takes an int count. */
-static int wake_count(uint32_t n)
-{
-	return n > INT32_MAX ? INT32_MAX : (int)n;
-}
-
-static bool is_shared(uint32_t flags)
-{
-	return flags & MT_PSHARED;
-}
 
 /* ---- Lock ---- */
 
@@ -78,7 +64,7 @@ int mt_lock_init(mt_lock *l, int flags)
 static bool lock_try(_Atomic uint32_t *state)
 {
 	uint32_t free_state = 0;
-	return atomic_compare_exchange_strong_explicit(state, &free_state, 1,
+	return atomic_compare_exchange_strong_explicit(state, &free_state, LOCK_HELD,
 						       memory_order_acquire,
 						       memory_order_relaxed);
 }
@@ -106,16 +92,18 @@ static int lock_claim(mt_lock *l, bool sleeping, uint32_t *sleep_on)
 		return mt__robust_claim(l, mt__tid(), sleeping, sleep_on);
 	if (!sleeping)
 		return lock_try(state) ? 0 : -EBUSY;
-	*sleep_on = 2;
-	/* 2 means held and already marked: sleep without writing the line
-	 * the holder is about to write. */
-	if (atomic_load_explicit(state, memory_order_relaxed) == 2)
+	*sleep_on = LOCK_CONTENDED;
+	/* Already marked: sleep without writing the line the holder is about
+	 * to write. */
+	if (atomic_load_explicit(state, memory_order_relaxed) == LOCK_CONTENDED)
 		return -EBUSY;
-	/* Taking the word as 2 means the release after ours wakes somebody,
-	 * which is what a sleeper needs and a harmless extra wake otherwise. */
-	if (atomic_exchange_explicit(state, 2, memory_order_acquire) == 0)
-		return 0;
-	return -EBUSY;
+	/* Taking the word marked means the release after ours wakes somebody,
+	 * which is what a sleeper needs and a harmless extra wake otherwise.
+	 * An exchange, not an OR, which x86 can only do as a compare-and-swap
+	 * loop, slower under contention. */
+	return atomic_exchange_explicit(state, LOCK_CONTENDED, memory_order_acquire) & LOCK_HELD
+		       ? -EBUSY
+		       : 0;
 }
 
 static int lock_sleep(mt_lock *l, const mt__deadline *deadline)
@@ -154,6 +142,30 @@ static int lock_sleep_traced(mt_lock *l, const mt__deadline *deadline)
 	return err;
 }
 
+/* Before it marks a thread-only lock's word and sleeps, a waiter gives its
+ * CPU away a few times and looks again. Marking the word is what costs
+ * under contention: the holder's next release then makes a FUTEX_WAKE,
+ * and with a short critical section on two CPUs nearly every such wake
+ * finds the waiter not yet asleep and every FUTEX_WAIT finds the word
+ * changed, each a futile system call (bench/sync.c's contended row: about
+ * 28 per 1000 increments, for glibc's mutex too). A waiter that yields
+ * leaves the holder to run unmarked, on a cache line it keeps, and tries
+ * once per yield; if the lock stays busy it sleeps as before. Unlike
+ * spinning, which snatches the lock between the holder's release and next
+ * acquire, this halved the time per contended increment. */
+#define LOCK_YIELDS 4
+
+static int lock_wait(mt_lock *l, const mt__deadline *deadline)
+{
+	_Atomic uint32_t *state = word(&l->state);
+	for (int i = 0; i < LOCK_YIELDS && !is_shared(l->flags); i++) {
+		sched_yield();
+		if (atomic_load_explicit(state, memory_order_relaxed) == 0 && lock_try(state))
+			return 0;
+	}
+	return lock_sleep_traced(l, deadline);
+}
+
 static void set_owner(mt_lock *l, int32_t tid)
 {
 	atomic_store_explicit((_Atomic int32_t *)&l->owner, tid, memory_order_relaxed);
@@ -181,7 +193,7 @@ __attribute__((noinline)) static int lock_acquire_slow(mt_lock *l, double timeou
 		mt__deadline deadline;
 		got = mt__deadline_init(&deadline, timeout);
 		if (!got)
-			got = timeout == 0 ? -ETIMEDOUT : lock_sleep_traced(l, &deadline);
+			got = timeout == 0 ? -ETIMEDOUT : lock_wait(l, &deadline);
 	}
 	if (shared)
 		got = mt__robust_taken(l, got);
@@ -199,7 +211,7 @@ int mt_lock_acquire(mt_lock *l, double timeout)
 	bool checking = mt__lockcheck_active();
 	if (!checking && alone_with(l) &&
 	    atomic_load_explicit(state, memory_order_relaxed) == 0) {
-		atomic_store_explicit(state, 1, memory_order_relaxed);
+		atomic_store_explicit(state, LOCK_HELD, memory_order_relaxed);
 		set_owner(l, mt__tid());
 		return 0;
 	}
@@ -213,7 +225,7 @@ int mt_lock_acquire(mt_lock *l, double timeout)
 
 /* Whether the calling thread holds l. A shared lock's word says it; its
  * owner field may still name a dead holder whose thread ID was reused. */
-static bool lock_mine(const mt_lock *l, pid_t me)
+bool mt__lock_mine(const mt_lock *l, pid_t me)
 {
 	if (is_shared(l->flags))
 		return mt__robust_held_by(l, me);
@@ -231,6 +243,75 @@ __attribute__((noinline)) static int shared_release(mt_lock *l)
 	return 0;
 }
 
+static _Atomic(mt_cond *) *lock_owed_cond(mt_lock *l)
+{
+	return (_Atomic(mt_cond *) *)&l->owed_cond;
+}
+
+bool mt__lock_owe(mt_lock *l, mt_cond *c)
+{
+	mt_cond *owed = NULL;
+	if (!atomic_compare_exchange_strong(lock_owed_cond(l), &owed, c) && owed != c)
+		return false;
+	_Atomic uint32_t *state = word(&l->state);
+	uint32_t seen = atomic_load_explicit(state, memory_order_relaxed);
+	do {
+		/* Freed under us: Python lets another thread release a Lock. */
+		if (!(seen & LOCK_HELD))
+			return atomic_exchange(lock_owed_cond(l), NULL) != c;
+	} while (!atomic_compare_exchange_weak(state, &seen, seen | LOCK_OWED));
+	return true;
+}
+
+/* Takes the wake-up l owes, while l is still held, adding it to *c and
+ * *n; a second condition's (a notify from a thread that lost l to another
+ * thread's release, which Python allows) is woken at once. */
+static void lock_take_owed(mt_lock *l, mt_cond **c, uint32_t *n)
+{
+	/* Waiters mark the word LOCK_OWED too: most contended releases owe
+	 * nothing, and need no more than this load to know it. The acquiring
+	 * load of the word pairs with the compare-and-swap that put LOCK_OWED
+	 * in it after owed_cond was set. */
+	(void)atomic_load_explicit(word(&l->state), memory_order_acquire);
+	if (!atomic_load_explicit(lock_owed_cond(l), memory_order_relaxed))
+		return;
+	mt_cond *owed = atomic_exchange(lock_owed_cond(l), NULL);
+	if (!owed)
+		return;
+	if (*c && *c != owed) {
+		mt__futex_wake(word(&(*c)->seq), wake_count(*n), false);
+		*n = 0;
+	}
+	*c = owed;
+	*n += atomic_exchange(word(&owed->owed), 0);
+}
+
+/* Frees l's word, which held was last seen holding, paying what l owes.
+ * The wake-ups are taken while l is held, so the waiters of a condition,
+ * which need l to return, cannot have freed it yet, and made once l is
+ * free, so that nobody wakes to find it held. Past the compare-and-swap
+ * that frees it, l may belong to somebody else: only its address and the
+ * condition's are used, as glibc's mutexes do. The compare-and-swap, not
+ * an exchange, because a LOCK_OWED that appears meanwhile must be seen. */
+__attribute__((noinline)) static int lock_release_slow(mt_lock *l, uint32_t held)
+{
+	_Atomic uint32_t *state = word(&l->state);
+	mt_cond *c = NULL;
+	uint32_t n = 0;
+	do {
+		if (!held)
+			return -EPERM; /* a racing release freed it first */
+		if (held & LOCK_OWED)
+			lock_take_owed(l, &c, &n);
+	} while (!atomic_compare_exchange_weak_explicit(state, &held, 0, memory_order_release,
+							memory_order_relaxed));
+	if (held & LOCK_SLEEPERS)
+		mt__futex_wake(state, 1, false);
+	if (n)
+		mt__futex_wake(word(&c->seq), wake_count(n), false);
+	return 0;
+}
+
 int mt_lock_release(mt_lock *l)
 {
 	_Atomic uint32_t *state = word(&l->state);
@@ -242,14 +323,14 @@ int mt_lock_release(mt_lock *l)
 	set_owner(l, 0);
 	if (mt__lockcheck_active())
 		mt__lockcheck_released(l);
-	if (held == 1 && alone_with(l)) {
+	if (held == LOCK_HELD && alone_with(l)) {
 		atomic_store_explicit(state, 0, memory_order_relaxed);
 		return 0;
 	}
-	uint32_t was = atomic_exchange_explicit(state, 0, memory_order_release);
-	if (was == 2)
-		mt__futex_wake(state, 1, is_shared(l->flags));
-	return was ? 0 : -EPERM; /* a racing release freed it first */
+	if (held == LOCK_HELD && atomic_compare_exchange_strong_explicit(
+					 state, &held, 0, memory_order_release, memory_order_relaxed))
+		return 0;
+	return lock_release_slow(l, held);
 }
 
 void mt_lock_set_name(mt_lock *l, const char *name)
@@ -265,7 +346,7 @@ bool mt_lock_locked(const mt_lock *l)
 
 int mt_lock_consistent(mt_lock *l)
 {
-	if (!lock_mine(l, mt__tid()))
+	if (!mt__lock_mine(l, mt__tid()))
 		return -EPERM;
 	return is_shared(l->flags) ? mt__robust_consistent(l) : -EINVAL;
 }
@@ -280,16 +361,11 @@ int mt_rlock_init(mt_rlock *r, int flags)
 	return mt_lock_init(&r->lock, flags);
 }
 
-static _Atomic int32_t *rlock_owner(mt_rlock *r)
-{
-	return (_Atomic int32_t *)&r->owner;
-}
-
 /* Only this thread can have stored its own ID in owner, so a relaxed load
  * that sees it is certain; any other value means "not mine". A shared
  * RLock asks its word, as its owner may be a dead thread whose ID was
  * reused. */
-static bool rlock_mine(mt_rlock *r, pid_t me)
+bool mt__rlock_mine(mt_rlock *r, pid_t me)
 {
 	if (is_shared(r->lock.flags))
 		return mt__robust_held_by(&r->lock, me);
@@ -299,7 +375,7 @@ static bool rlock_mine(mt_rlock *r, pid_t me)
 int mt_rlock_acquire(mt_rlock *r, double timeout)
 {
 	pid_t me = mt__tid();
-	if (rlock_mine(r, me)) {
+	if (mt__rlock_mine(r, me)) {
 		r->count++;
 		return 0;
 	}
@@ -318,7 +394,7 @@ int mt_rlock_consistent(mt_rlock *r)
 
 int mt_rlock_release(mt_rlock *r)
 {
-	if (!rlock_mine(r, mt__tid()))
+	if (!mt__rlock_mine(r, mt__tid()))
 		return -EPERM;
 	if (--r->count == 0) {
 		atomic_store_explicit(rlock_owner(r), 0, memory_order_relaxed);
@@ -411,171 +487,6 @@ int mt_sem_release(mt_sem *s, unsigned n)
 unsigned mt_sem_value(const mt_sem *s)
 {
 	return atomic_load_explicit(cword(&s->value), memory_order_relaxed);
-}
-
-/* ---- Condition ----
- *
- * notify grants wake-ups (signals) to waiters that have none yet, bumps seq
- * and wakes that many sleepers; the kernel wakes the oldest sleepers on a
- * futex first. A waiter may take a signal only if seq moved since it began
- * waiting, so a thread that arrives after a notify never takes a wake-up
- * meant for an earlier one; if the kernel woke such a late thread anyway
- * (after a spurious wake-up), it passes the wake-up on. Waiters, signals and
- * seq change only with the condition's lock held, except seq's futex wait. */
-
-int mt_cond_init(mt_cond *c, int flags)
-{
-	if (!c || (flags & ~MT_PSHARED))
-		return -EINVAL;
-	*c = (mt_cond)MT_COND_INIT;
-	c->flags = (uint32_t)flags;
-	return 0;
-}
-
-/* How a wait lets go of its lock and takes it back. */
-struct held_lock {
-	void *lock;
-	void (*release)(void *lock, uint32_t *saved);
-	int (*retake)(void *lock, uint32_t saved); /* mt_lock_acquire's result */
-};
-
-static void release_plain(void *lock, uint32_t *saved)
-{
-	mt_lock_release(lock);
-}
-
-static int retake_plain(void *lock, uint32_t saved)
-{
-	return mt_lock_acquire(lock, -1);
-}
-
-static void release_reentrant(void *lock, uint32_t *saved)
-{
-	mt_rlock *r = lock;
-	*saved = r->count;
-	r->count = 0;
-	atomic_store_explicit(rlock_owner(r), 0, memory_order_relaxed);
-	mt_lock_release(&r->lock);
-}
-
-static int retake_reentrant(void *lock, uint32_t saved)
-{
-	mt_rlock *r = lock;
-	int got = mt_lock_acquire(&r->lock, -1);
-	if (got && got != -EOWNERDEAD)
-		return got;
-	atomic_store_explicit(rlock_owner(r), mt__tid(), memory_order_relaxed);
-	r->count = saved;
-	return got;
-}
-
-static bool take_signal(mt_cond *c)
-{
-	_Atomic uint32_t *signals = word(&c->signals);
-	uint32_t s = atomic_load(signals);
-	while (s > 0)
-		if (atomic_compare_exchange_weak(signals, &s, s - 1))
-			return true;
-	return false;
-}
-
-static int cond_wait(mt_cond *c, const struct held_lock *held,
-		     const mt__deadline *deadline)
-{
-	_Atomic uint32_t *seq = word(&c->seq);
-	uint32_t began = atomic_load(seq), saved = 0;
-	int err = 0;
-	bool owner_died = false;
-	atomic_fetch_add(word(&c->waiters), 1);
-	for (;;) {
-		held->release(held->lock, &saved);
-		int slept = mt__futex_wait(seq, began, deadline, is_shared(c->flags));
-		int retaken = held->retake(held->lock, saved);
-		if (retaken == -ENOTRECOVERABLE) {
-			err = retaken;
-			break;
-		}
-		owner_died |= retaken == -EOWNERDEAD;
-		uint32_t now = atomic_load(seq);
-		if (now != began && take_signal(c))
-			break;
-		if (slept == -ETIMEDOUT) {
-			err = -ETIMEDOUT;
-			break;
-		}
-		if (now == began) /* woken though nothing was meant for us */
-			mt__futex_wake(seq, 1, is_shared(c->flags));
-		else
-			began = now; /* earlier waiters took what was granted */
-	}
-	atomic_fetch_sub(word(&c->waiters), 1);
-	return owner_died && !err ? -EOWNERDEAD : err;
-}
-
-static int cond_wait_checked(mt_cond *c, const struct held_lock *held, bool mine,
-			     double timeout)
-{
-	if (!mine)
-		return -EPERM;
-	mt__deadline deadline;
-	int err = mt__deadline_init(&deadline, timeout);
-	return err ? err : cond_wait(c, held, &deadline);
-}
-
-int mt_cond_wait(mt_cond *c, mt_lock *l, double timeout)
-{
-	const struct held_lock held = {l, release_plain, retake_plain};
-	return cond_wait_checked(c, &held, lock_mine(l, mt__tid()), timeout);
-}
-
-int mt_cond_wait_rlock(mt_cond *c, mt_rlock *r, double timeout)
-{
-	const struct held_lock held = {r, release_reentrant, retake_reentrant};
-	return cond_wait_checked(c, &held, rlock_mine(r, mt__tid()), timeout);
-}
-
-int mt_cond_wait_for(mt_cond *c, mt_lock *l, bool (*predicate)(void *arg), void *arg,
-		     double timeout)
-{
-	const struct held_lock held = {l, release_plain, retake_plain};
-	if (!lock_mine(l, mt__tid()))
-		return -EPERM;
-	mt__deadline deadline;
-	int err = mt__deadline_init(&deadline, timeout);
-	while (!err && !predicate(arg))
-		err = cond_wait(c, &held, &deadline);
-	return err == -ETIMEDOUT && predicate(arg) ? 0 : err;
-}
-
-int mt__cond_wait_until(mt_cond *c, mt_lock *l, const mt__deadline *deadline)
-{
-	const struct held_lock held = {l, release_plain, retake_plain};
-	return cond_wait(c, &held, deadline);
-}
-
-static void cond_grant(mt_cond *c, uint32_t n)
-{
-	_Atomic uint32_t *signals = word(&c->signals);
-	uint32_t waiting = atomic_load(word(&c->waiters));
-	uint32_t granted = atomic_load(signals);
-	uint32_t wake = waiting > granted ? waiting - granted : 0;
-	if (wake > n)
-		wake = n;
-	if (wake == 0)
-		return;
-	atomic_fetch_add(signals, wake);
-	atomic_fetch_add(word(&c->seq), 1);
-	mt__futex_wake(word(&c->seq), wake_count(wake), is_shared(c->flags));
-}
-
-void mt_cond_notify(mt_cond *c, unsigned n)
-{
-	cond_grant(c, n);
-}
-
-void mt_cond_notify_all(mt_cond *c)
-{
-	cond_grant(c, UINT32_MAX);
 }
 
 /* ---- Event ---- */

@@ -1,22 +1,11 @@
-/* test_sync.c: Lock, RLock, Semaphore, BoundedSemaphore and Event: Python's
- * semantics, timeouts, wrong releases, and use across processes. */
+/* test_sync.c: Lock, RLock, Semaphore, BoundedSemaphore, Barrier, Timer and
+ * Event: Python's semantics, timeouts, wrong releases, use across processes. */
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
 
 #include "mtask/mtask.h"
 #include "testutil.h"
-
-/* Memory that parent and children share, as multiprocessing's Value. */
-static void *shared_page(void)
-{
-	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_true(page != MAP_FAILED);
-	return page;
-}
 
 /* ---- Lock ---- */
 
@@ -252,192 +241,6 @@ static void a_shared_semaphore_signals_across_processes(void **state)
 	munmap(s, 4096);
 }
 
-/* ---- Condition ---- */
-
-struct box {
-	mt_lock lock;
-	mt_cond cond;
-	int items;
-};
-
-static void waiting_needs_the_lock_and_a_timeout_keeps_it(void **state)
-{
-	struct box b = {MT_LOCK_INIT, MT_COND_INIT, 0};
-	assert_int_equal(mt_cond_wait(&b.cond, &b.lock, 0), -EPERM);
-	assert_int_equal(mt_lock_acquire(&b.lock, -1), 0);
-	assert_int_equal(mt_cond_wait(&b.cond, &b.lock, NAN), -EINVAL);
-	double t0 = now_seconds();
-	assert_int_equal(mt_cond_wait(&b.cond, &b.lock, 0.03), -ETIMEDOUT);
-	assert_true(now_seconds() - t0 >= 0.025);
-	assert_true(mt_lock_locked(&b.lock)); /* held again after the wait */
-	assert_int_equal(mt_lock_release(&b.lock), 0);
-	assert_int_equal(mt_cond_init(&b.cond, 3), -EINVAL);
-}
-
-static bool has_items(void *arg)
-{
-	return ((struct box *)arg)->items > 0;
-}
-
-static int consume_one(void *arg)
-{
-	struct box *b = arg;
-	mt_lock_acquire(&b->lock, -1);
-	int err = mt_cond_wait_for(&b->cond, &b->lock, has_items, b, 30);
-	if (!err)
-		b->items--;
-	mt_lock_release(&b->lock);
-	return -err;
-}
-
-static void wait_for_returns_once_the_producer_made_it_true(void **state)
-{
-	struct box b = {MT_LOCK_INIT, MT_COND_INIT, 0};
-	mt_thread *consumer = start_thread(consume_one, &b);
-	sleep_seconds(0.02);
-	mt_lock_acquire(&b.lock, -1);
-	b.items = 1;
-	mt_cond_notify(&b.cond, 1);
-	mt_lock_release(&b.lock);
-	assert_int_equal(join_thread(consumer), 0);
-	assert_int_equal(b.items, 0);
-	/* Already true: no wait at all; still false: the deadline ends it. */
-	mt_lock_acquire(&b.lock, -1);
-	b.items = 1;
-	assert_int_equal(mt_cond_wait_for(&b.cond, &b.lock, has_items, &b, 0), 0);
-	b.items = 0;
-	assert_int_equal(mt_cond_wait_for(&b.cond, &b.lock, has_items, &b, 0.02), -ETIMEDOUT);
-	mt_lock_release(&b.lock);
-}
-
-static int wait_briefly(void *arg)
-{
-	struct box *b = arg;
-	mt_lock_acquire(&b->lock, -1);
-	int err = mt_cond_wait(&b->cond, &b->lock, 0.3);
-	mt_lock_release(&b->lock);
-	return -err;
-}
-
-static void wait_until_waiting(struct box *b, uint32_t n)
-{
-	for (int i = 0; i < 10000; i++) {
-		mt_lock_acquire(&b->lock, -1);
-		uint32_t waiting = __atomic_load_n(&b->cond.waiters, __ATOMIC_RELAXED);
-		mt_lock_release(&b->lock);
-		if (waiting == n)
-			return;
-		sleep_seconds(0.001);
-	}
-	fail_msg("waiters never reached %u", n);
-}
-
-static int count_notified(mt_thread **threads, int n)
-{
-	int notified = 0;
-	for (int i = 0; i < n; i++) {
-		int code = join_thread(threads[i]);
-		assert_true(code == 0 || code == ETIMEDOUT);
-		notified += code == 0;
-	}
-	return notified;
-}
-
-static void notify_one_wakes_exactly_one_waiter(void **state)
-{
-	struct box b = {MT_LOCK_INIT, MT_COND_INIT, 0};
-	mt_thread *threads[3];
-	for (int i = 0; i < 3; i++)
-		threads[i] = start_thread(wait_briefly, &b);
-	wait_until_waiting(&b, 3);
-	mt_lock_acquire(&b.lock, -1);
-	mt_cond_notify(&b.cond, 1);
-	mt_lock_release(&b.lock);
-	assert_int_equal(count_notified(threads, 3), 1);
-}
-
-static void notify_all_wakes_every_waiter(void **state)
-{
-	struct box b = {MT_LOCK_INIT, MT_COND_INIT, 0};
-	mt_thread *threads[3];
-	for (int i = 0; i < 3; i++)
-		threads[i] = start_thread(wait_briefly, &b);
-	wait_until_waiting(&b, 3);
-	mt_lock_acquire(&b.lock, -1);
-	mt_cond_notify_all(&b.cond);
-	mt_lock_release(&b.lock);
-	assert_int_equal(count_notified(threads, 3), 3);
-}
-
-static void a_late_waiter_never_takes_an_earlier_notify(void **state)
-{
-	struct box b = {MT_LOCK_INIT, MT_COND_INIT, 0};
-	mt_thread *early = start_thread(wait_briefly, &b);
-	wait_until_waiting(&b, 1);
-	mt_lock_acquire(&b.lock, -1);
-	mt_cond_notify(&b.cond, 1);
-	mt_thread *late = start_thread(wait_briefly, &b); /* waits after notify */
-	mt_lock_release(&b.lock);
-	assert_int_equal(join_thread(early), 0);
-	assert_int_equal(join_thread(late), ETIMEDOUT);
-}
-
-struct rbox {
-	mt_rlock lock;
-	mt_cond cond;
-	bool ready;
-};
-
-static int notify_under_rlock(void *arg)
-{
-	struct rbox *b = arg;
-	if (mt_rlock_acquire(&b->lock, 5)) /* only free if the wait let go of it */
-		return 1;
-	b->ready = true;
-	mt_cond_notify(&b->cond, 1);
-	return -mt_rlock_release(&b->lock);
-}
-
-static void a_wait_lets_go_of_an_rlock_entirely_and_restores_it(void **state)
-{
-	struct rbox b = {MT_RLOCK_INIT, MT_COND_INIT, false};
-	assert_int_equal(mt_rlock_acquire(&b.lock, -1), 0);
-	assert_int_equal(mt_rlock_acquire(&b.lock, -1), 0);
-	mt_thread *notifier = start_thread(notify_under_rlock, &b);
-	while (!b.ready)
-		assert_int_equal(mt_cond_wait_rlock(&b.cond, &b.lock, 30), 0);
-	assert_int_equal(join_thread(notifier), 0);
-	assert_int_equal(mt_rlock_release(&b.lock), 0);
-	assert_int_equal(mt_rlock_release(&b.lock), 0);
-	assert_int_equal(mt_rlock_release(&b.lock), -EPERM);
-}
-
-static int produce_across_processes(void *arg)
-{
-	struct box *b = arg;
-	sleep_seconds(0.02);
-	mt_lock_acquire(&b->lock, -1);
-	b->items = 1;
-	mt_cond_notify(&b->cond, 1);
-	mt_lock_release(&b->lock);
-	return 0;
-}
-
-static void a_shared_condition_crosses_processes(void **state)
-{
-	struct box *b = shared_page();
-	assert_int_equal(mt_lock_init(&b->lock, MT_PSHARED), 0);
-	assert_int_equal(mt_cond_init(&b->cond, MT_PSHARED), 0);
-	mt_process *child;
-	assert_int_equal(mt_process_start(&child, produce_across_processes, b, NULL), 0);
-	mt_lock_acquire(&b->lock, -1);
-	assert_int_equal(mt_cond_wait_for(&b->cond, &b->lock, has_items, b, 30), 0);
-	mt_lock_release(&b->lock);
-	assert_int_equal(mt_process_join(child, 30), 0);
-	mt_process_free(child);
-	munmap(b, 4096);
-}
-
 /* ---- Barrier ---- */
 
 struct meeting {
@@ -658,13 +461,6 @@ int main(void)
 		cmocka_unit_test(a_lock_makes_the_counter_race_exact_across_threads),
 		cmocka_unit_test(a_shared_lock_makes_the_counter_exact_across_processes),
 		cmocka_unit_test(an_rlock_is_reentrant_and_only_its_holder_releases_it),
-		cmocka_unit_test(waiting_needs_the_lock_and_a_timeout_keeps_it),
-		cmocka_unit_test(wait_for_returns_once_the_producer_made_it_true),
-		cmocka_unit_test(notify_one_wakes_exactly_one_waiter),
-		cmocka_unit_test(notify_all_wakes_every_waiter),
-		cmocka_unit_test(a_late_waiter_never_takes_an_earlier_notify),
-		cmocka_unit_test(a_wait_lets_go_of_an_rlock_entirely_and_restores_it),
-		cmocka_unit_test(a_shared_condition_crosses_processes),
 		cmocka_unit_test(a_barrier_releases_all_with_distinct_indices_after_the_action),
 		cmocka_unit_test(a_timeout_breaks_the_barrier_until_reset),
 		cmocka_unit_test(abort_and_reset_send_waiters_away_broken),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -126,6 +127,15 @@ static inline int join_thread(mt_thread *t)
 	int code = mt_thread_exitcode(t);
 	mt_thread_free(t);
 	return code;
+}
+
+/* Memory that parent and children share, as multiprocessing's Value:
+ * one zero-filled page, inherited by the processes started after. */
+static inline void *shared_page(void)
+{
+	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(page != MAP_FAILED);
+	return page;
 }
 
 static inline void sleep_seconds(double s)

@@ -53,8 +53,10 @@ extern "C" {
  * in Python; an MT_PSHARED Lock belongs to the thread holding it, which
  * alone may release it (that is what lets the kernel free it when the
  * holder dies; Python's multiprocessing.Lock has no owner). */
+struct mt_cond;
 typedef struct mt_lock {
-	/* Thread-only: 0 free, 1 held, 2 held and somebody sleeps. MT_PSHARED:
+	/* Thread-only: 0 free, else bits: 1 held, 2 somebody may sleep, 4
+	 * the release may owe a condition's wake-up. MT_PSHARED:
 	 * the holder's thread ID with the kernel's robust-futex bits. */
 	uint32_t state;
 	uint32_t flags;  /* MT_PSHARED */
@@ -64,11 +66,13 @@ typedef struct mt_lock {
 	/* MT_PSHARED: links in the holder's robust-futex list, at the same
 	 * distances from state as in glibc's pthread_mutex_t. */
 	void *robust_prev, *robust_next;
-	uint64_t reserved;
+	/* Thread-only: the condition notified under this lock whose wake-up
+	 * the release makes (docs/sync.md), NULL when none is owed. */
+	struct mt_cond *owed_cond;
 } mt_lock;
 
-#define MT_LOCK_INIT {0, 0, 0, 0, NULL, NULL, NULL, 0}
-#define MT_LOCK_INIT_NAMED(name) {0, 0, 0, 0, (name), NULL, NULL, 0}
+#define MT_LOCK_INIT {0, 0, 0, 0, NULL, NULL, NULL, NULL}
+#define MT_LOCK_INIT_NAMED(name) {0, 0, 0, 0, (name), NULL, NULL, NULL}
 
 /* mt_lock_init - make l a free lock; flags is 0 or MT_PSHARED. Returns 0, or
  * -EINVAL for unknown flags. */
@@ -204,15 +208,23 @@ MT_EXPORT unsigned mt_sem_value(const mt_sem *s);
  * mt_rlock (Python's default). notify(n) wakes at most n of the threads
  * that were waiting when it was called, oldest first; a thread that starts
  * waiting later is not woken by it. Hold the lock when you notify, as
- * Python requires; mtask does not check it there. */
+ * Python requires; mtask does not check it there. When the notifying
+ * thread holds the lock (thread-only objects), the waiters are woken as it
+ * releases the lock, so that they do not wake to find it held. As in
+ * POSIX, the threads waiting at any one time must all use the same lock. */
 typedef struct mt_cond {
 	uint32_t seq;     /* bumped by every notify that wakes somebody */
 	uint32_t waiters; /* threads inside a wait */
 	uint32_t signals; /* wake-ups granted and not yet taken */
 	uint32_t flags;   /* MT_PSHARED */
+	/* Thread-only: the lock of the latest wait, and the wake-ups a notify
+	 * under it left for that lock's release to make. */
+	struct mt_lock *lock;
+	uint32_t owed;
+	uint32_t reserved;
 } mt_cond;
 
-#define MT_COND_INIT {0, 0, 0, 0}
+#define MT_COND_INIT {0, 0, 0, 0, NULL, 0, 0}
 
 /* mt_cond_init - a condition; flags 0 or MT_PSHARED (then its lock must be
  * MT_PSHARED too). */
