@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tour.h"
 #include "mtask/mtask.h"
 
 static double now_seconds(void)
@@ -503,6 +504,10 @@ static const struct scenario {
 	{"threads share memory (threading.Thread)", tour_threads},
 	{"deadlock: 科学家吃面, and the RLock that fixes it", tour_philosophers},
 	{"daemons end with their parent", tour_daemons},
+	{"queues: Full, Empty, FIFO, LIFO and priority", tour_queues},
+	{"producer and customer processes (JoinableQueue)", tour_producer_customer},
+	{"Pipe, Value and Array between processes", tour_pipe_value_array},
+	{"greenlet: eat and play take turns on one thread", tour_greenlet},
 	{"measured on this machine", tour_table},
 };
 

@@ -32,7 +32,9 @@
 #define BENCH_LIST(X) \
 	X(spawn, "start a trivial process or thread and wait for it to end") \
 	X(sync, "Lock, Condition and Event against pthreads, futexes and Python") \
-	X(queue, "items through a queue between threads, against pthreads and Python")
+	X(queue, "items through queues between threads and processes, against pthreads and Python") \
+	X(coro, "coroutine switch, spawn and memory, against Boost.Context, ucontext and greenlet") \
+	X(pipe, "a Pipe round trip between two processes, against pipe(2), eventfd and Python")
 /* clang-format on */
 
 #define BENCH_ROWS_MAX 16

@@ -8,6 +8,10 @@ packages=(
 	cmake ninja-build gcc make pkg-config # the build
 	libcmocka-dev                          # the tests
 	python3                                # the benchmarks' Python peers
+	# `mtask bench coro`: Boost.Context's fcontext beside mt_coro, and
+	# greenlet and gevent for Debian's /usr/bin/python3 (PyPI is out of
+	# reach; bench/peers/coros.py re-runs itself there to find greenlet)
+	libboost-context-dev python3-greenlet python3-gevent
 )
 
 missing=()

@@ -121,6 +121,15 @@ static void the_whole_tour_runs(void **state)
 	assert_non_null(strstr(r.out, "lock order inversion"));
 	assert_non_null(strstr(r.out, "MTASK_LOCKCHECK reported 1 inversion(s)"));
 	assert_non_null(strstr(r.out, "科学家B 拿到面条和叉子, 吃面"));
+	assert_non_null(strstr(r.out, "a 6th put_nowait:               would block"));
+	assert_non_null(strstr(r.out, "LifoQueue gives                          2 1 3"));
+	assert_non_null(strstr(r.out, "the customer process got: 0 1 2 3 4 5 6 7 8 9\n"));
+	assert_non_null(strstr(r.out, "producer exit code 0"));
+	assert_non_null(strstr(r.out, "-> \"pong to ping\""));
+	assert_non_null(strstr(r.out, "under its lock: 4000"));
+	assert_non_null(strstr(r.out, "one written by each: 0 1 4 9"));
+	assert_non_null(strstr(r.out, "  egon eat 1 (吃)\n  egon play 1 (玩)\n  egon eat 2 (吃)\n"
+				      "  egon play 2 (玩)\n  back in main: \"play finished\""));
 	assert_non_null(strstr(r.out, "process start + join"));
 }
 

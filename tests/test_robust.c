@@ -51,13 +51,6 @@ static _Noreturn void wait_forever(void)
 		pause();
 }
 
-static mt_process *start_child(mt_fn fn, struct shared *s)
-{
-	mt_process *p;
-	assert_int_equal(mt_process_start(&p, fn, s, NULL), 0);
-	return p;
-}
-
 /* Waits for the child to hold its locks, SIGKILLs it and reaps it. */
 static void kill_holder(mt_process *p, struct shared *s)
 {

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "mtask/process.h"
 #include "mtask/thread.h"
 
 /* Reads /proc/PID/stat: the state letter and the parent's PID. comm may
@@ -126,6 +127,24 @@ static inline int join_thread(mt_thread *t)
 	assert_int_equal(mt_thread_join(t, 30), 0);
 	int code = mt_thread_exitcode(t);
 	mt_thread_free(t);
+	return code;
+}
+
+/* A child process running fn(arg) with default options; fails the test if
+ * it cannot start. */
+static inline mt_process *start_child(mt_fn fn, void *arg)
+{
+	mt_process *p;
+	assert_int_equal(mt_process_start(&p, fn, arg, NULL), 0);
+	return p;
+}
+
+/* Joins p (failing the test after 30 s), frees it, returns its exit code. */
+static inline int join_child(mt_process *p)
+{
+	assert_int_equal(mt_process_join(p, 30), 0);
+	int code = mt_process_exitcode(p);
+	mt_process_free(p);
 	return code;
 }
 

@@ -9,11 +9,20 @@ KIND is one of
         consumer thread (on the second)
   2x2   two producers (the main thread and one more) and two consumers,
         unpinned
+  mp16  this process (on the first CPU) puts IPC_MESSAGES bytes objects of
+        16 bytes into a multiprocessing.Queue(1024), a consumer process (on
+        the second) gets them
+  mp4k  the same with 4 KiB messages
 
 A sample moves ITEMS_PER_SAMPLE items through one queue.Queue(1024), as
 bench/queue.c does in C: each producer puts its share, then None; a
 consumer stops at its first None. The threads are started before the
 timing and meet the main thread at a start and an end threading.Barrier.
+
+Between processes (mp16, mp4k), as bench/queue.c's rows of the same
+names: the consumer is forked ("fork" start method) before the timing; a
+sample puts IPC_MESSAGES messages and then None, which the consumer
+answers through a second queue, so a sample times the whole transfer.
 
 Runs one untimed warm-up sample, then ITERATIONS timed ones, and prints one
 JSON object on stdout:
@@ -21,6 +30,7 @@ JSON object on stdout:
   {"kind": KIND, "python": "3.11.7", "ns": [per-sample nanoseconds, ...]}
 """
 import json
+import multiprocessing
 import os
 import platform
 import queue
@@ -29,6 +39,7 @@ import threading
 import time
 
 ITEMS_PER_SAMPLE = 2000  # bench/queue.c's PY_ITEMS_PER_SAMPLE
+IPC_MESSAGES = 2000  # bench/queue.c's PY_IPC_MESSAGES_PER_SAMPLE
 CAPACITY = 1024
 
 
@@ -74,15 +85,41 @@ def transfer(producers, consumers):
     return sample
 
 
-KINDS = {"1x1": (1, 1), "2x2": (2, 2)}
+def consume_messages(messages, acks):
+    pin(1)
+    while True:
+        while messages.get() is not None:
+            pass
+        acks.put(True)
+
+
+def ipc_transfer(size):
+    context = multiprocessing.get_context("fork")
+    messages, acks = context.Queue(CAPACITY), context.Queue()
+    consumer = context.Process(target=consume_messages, args=(messages, acks),
+                               daemon=True)
+    consumer.start()
+    pin(0)
+    message = b"m" * size
+
+    def sample():
+        for _ in range(IPC_MESSAGES):
+            messages.put(message)
+        messages.put(None)
+        acks.get()
+    return sample
+
+
+KINDS = {"1x1": lambda: transfer(1, 1), "2x2": lambda: transfer(2, 2),
+         "mp16": lambda: ipc_transfer(16), "mp4k": lambda: ipc_transfer(4096)}
 
 
 def main(argv):
     if len(argv) != 3 or argv[1] not in KINDS or not argv[2].isdigit():
-        print("usage: queues.py 1x1|2x2 ITERATIONS", file=sys.stderr)
+        print("usage: queues.py 1x1|2x2|mp16|mp4k ITERATIONS", file=sys.stderr)
         return 2
     kind, iterations = argv[1], int(argv[2])
-    sample = transfer(*KINDS[kind])
+    sample = KINDS[kind]()
     samples = []
     for i in range(iterations + 1):
         begin = time.perf_counter_ns()

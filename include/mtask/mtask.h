@@ -3,6 +3,8 @@
 #define MTASK_MTASK_H
 
 #include "mtask/common.h"
+#include "mtask/coro.h"
+#include "mtask/ipc.h"
 #include "mtask/process.h"
 #include "mtask/queue.h"
 #include "mtask/sync.h"

@@ -1,0 +1,13 @@
+/* tour.h: the scenes of `mtask tour` that live outside cmd_tour.c. */
+#ifndef MTASK_TOUR_H
+#define MTASK_TOUR_H
+
+/* tour_queues.c */
+void tour_queues(void);
+void tour_producer_customer(void);
+void tour_pipe_value_array(void);
+
+/* tour_coro.c */
+void tour_greenlet(void);
+
+#endif
