@@ -130,6 +130,28 @@ static inline int join_thread(mt_thread *t)
 	return code;
 }
 
+/* How many of this process's descriptors link to a name starting with
+ * prefix ("/memfd:NAME", "socket:"). Sanitizer runtimes open files of
+ * their own, so counting every descriptor would be flaky. */
+static inline int count_fds_linked_to(const char *prefix)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+	struct dirent *e;
+	while (dir && (e = readdir(dir))) {
+		char path[300], target[256];
+		snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+		ssize_t len = readlink(path, target, sizeof target - 1);
+		if (len > 0) {
+			target[len] = '\0';
+			n += strncmp(target, prefix, strlen(prefix)) == 0;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
 /* A child process running fn(arg) with default options; fails the test if
  * it cannot start. */
 static inline mt_process *start_child(mt_fn fn, void *arg)
