@@ -1,7 +1,10 @@
 /* ipcq.c: the queue between processes (mt_ipc_queue, mtask/ipc.h), the C
  * counterpart of multiprocessing.Queue and JoinableQueue: a ring of byte
  * messages in shared memory beside which any process may die, at any
- * instant, without a message being lost, torn or received twice.
+ * instant, without a message being lost, torn or received twice. It stays
+ * one file past the usual 800 lines on purpose: its safety rests on the
+ * commit points of put and get and on the repair that undoes a death
+ * between them, which must be read side by side.
  *
  * Layout: one shared mapping (a memfd, or anonymous memory) made before
  * the processes that use it are forked, a cache line per part:
@@ -92,10 +95,10 @@
 #define SPIN_PACE 8
 #define LOCK_TRIES 8
 #define LOCK_SPINS 32
-/* Every sleep, on a lock or a futex word, looks again this often (s): a
- * process killed between freeing a word and waking its sleepers can leave
- * them asleep, for locks too (the robust-futex protocol's window, glibc's
- * as well, which the crash test hits). Looking again, they repair. */
+/* A sleep on a futex word looks again this often (s): a process killed
+ * between its commit and its wake-up leaves the sleepers asleep; looking
+ * again, they see the commit. (A shared mt_lock's sleepers do the same
+ * for the robust-futex protocol's window, in sync.c.) */
 #define RECHECK 1.0
 
 struct frame {
@@ -378,7 +381,7 @@ static void take_over_from_dead_holder(mt_ipc_queue *q, enum side_name name)
 }
 
 /* Takes side's lock in tries attempts if tries > 0, else for as long as it
- * takes (looking again every RECHECK), after a few tries: a shared
+ * takes, after a few tries: a shared
  * mt_lock's waiter sleeps at once, and a wake-up costs more than many
  * critical sections. Returns 0, -ETIMEDOUT (tries ran out) or
  * -ENOTRECOVERABLE. */
@@ -392,8 +395,8 @@ static int take_side(mt_ipc_queue *q, enum side_name name, int tries)
 			cpu_relax();
 		err = mt_lock_acquire(lock, 0);
 	}
-	while (err == -ETIMEDOUT && tries <= 0)
-		err = mt_lock_acquire(lock, RECHECK);
+	if (err == -ETIMEDOUT && tries <= 0)
+		err = mt_lock_acquire(lock, -1);
 	if (err == -EOWNERDEAD) {
 		take_over_from_dead_holder(q, name);
 		err = 0;
