@@ -9,10 +9,15 @@
  * kind, a binary min-heap ordered by (priority, arrival), which makes
  * equal priorities come out in the order they went in. A bounded queue
  * grows its storage as it fills, up to its maxsize, so a large bound costs
- * nothing until it is used. */
+ * nothing until it is used.
+ *
+ * A bounded FIFO of at most MT__FIFO_MAX items, the common case between
+ * producer and consumer threads, has no lock at all: it is the ring of
+ * fifo.c, and every call below hands it over at its top. */
 #include <errno.h>
 #include <stdlib.h>
 
+#include "fifo.h"
 #include "internal.h"
 #include "mtask/queue.h"
 #include "mtask/sync.h"
@@ -41,6 +46,7 @@ struct mt_queue {
 	void **ring;
 	struct ranked *heap;
 	uint64_t arrivals;
+	struct mt__fifo *fifo; /* not NULL: the lock-free ring serves this queue */
 };
 
 int mt_queue_new(mt_queue **qp, int kind, size_t maxsize)
@@ -54,6 +60,13 @@ int mt_queue_new(mt_queue **qp, int kind, size_t maxsize)
 	q->maxsize = maxsize;
 	q->lock = (mt_lock)MT_LOCK_INIT;
 	q->not_empty = q->not_full = q->all_done = (mt_cond)MT_COND_INIT;
+	if (kind == MT_FIFO && maxsize > 0 && maxsize <= MT__FIFO_MAX) {
+		int err = mt__fifo_new(&q->fifo, maxsize);
+		if (err) {
+			free(q);
+			return err;
+		}
+	}
 	*qp = q;
 	return 0;
 }
@@ -62,6 +75,7 @@ void mt_queue_free(mt_queue *q)
 {
 	if (!q)
 		return;
+	mt__fifo_free(q->fifo);
 	free(q->ring);
 	free(q->heap);
 	free(q);
@@ -74,6 +88,8 @@ size_t mt_queue_maxsize(const mt_queue *q)
 
 static size_t count_of(mt_queue *q)
 {
+	if (q->fifo)
+		return mt__fifo_count(q->fifo);
 	return atomic_load_explicit(&q->count, memory_order_relaxed);
 }
 
@@ -195,6 +211,8 @@ static void *pop(mt_queue *q, enum end end, int64_t *priority)
 
 static bool closed(mt_queue *q)
 {
+	if (q->fifo)
+		return mt__fifo_closed(q->fifo);
 	return atomic_load_explicit(&q->closed, memory_order_relaxed);
 }
 
@@ -226,6 +244,8 @@ static int queue_put(mt_queue *q, enum end end, int64_t priority, void *item,
 	int err = mt__deadline_init(&deadline, timeout);
 	if (err)
 		return err;
+	if (q->fifo)
+		return mt__fifo_put(q->fifo, item, &deadline, timeout == 0);
 	mt_lock_acquire(&q->lock, -1);
 	err = wait_while(q, is_full, &q->not_full, &deadline, timeout == 0);
 	if (!err && closed(q))
@@ -245,6 +265,11 @@ static int queue_get(mt_queue *q, enum end end, void **item, int64_t *priority,
 	int err = mt__deadline_init(&deadline, timeout);
 	if (err)
 		return err;
+	if (q->fifo) {
+		if (priority)
+			*priority = 0;
+		return mt__fifo_get(q->fifo, item, &deadline, timeout == 0);
+	}
 	int64_t rank;
 	mt_lock_acquire(&q->lock, -1);
 	err = wait_while(q, is_empty, &q->not_empty, &deadline, timeout == 0);
@@ -325,11 +350,15 @@ bool mt_queue_full(mt_queue *q)
 
 size_t mt_queue_unfinished(mt_queue *q)
 {
+	if (q->fifo)
+		return mt__fifo_unfinished(q->fifo);
 	return atomic_load_explicit(&q->unfinished, memory_order_relaxed);
 }
 
 int mt_queue_task_done(mt_queue *q)
 {
+	if (q->fifo)
+		return mt__fifo_task_done(q->fifo);
 	int err = 0;
 	mt_lock_acquire(&q->lock, -1);
 	size_t left = mt_queue_unfinished(q);
@@ -349,6 +378,8 @@ int mt_queue_join(mt_queue *q, double timeout)
 	int err = mt__deadline_init(&deadline, timeout);
 	if (err)
 		return err;
+	if (q->fifo)
+		return mt__fifo_join(q->fifo, &deadline);
 	mt_lock_acquire(&q->lock, -1);
 	while (!err && mt_queue_unfinished(q) > 0)
 		err = mt__cond_wait_until(&q->all_done, &q->lock, &deadline);
@@ -360,6 +391,10 @@ int mt_queue_join(mt_queue *q, double timeout)
 
 void mt_queue_close(mt_queue *q)
 {
+	if (q->fifo) {
+		mt__fifo_close(q->fifo);
+		return;
+	}
 	mt_lock_acquire(&q->lock, -1);
 	atomic_store_explicit(&q->closed, true, memory_order_relaxed);
 	mt_cond_notify_all(&q->not_empty);

@@ -366,7 +366,7 @@ struct traffic {
 	mt_queue *q;
 	_Atomic int producer;
 	_Atomic unsigned char seen[PRODUCERS * PER_PRODUCER];
-	_Atomic long duplicates;
+	_Atomic long duplicates, out_of_order;
 };
 
 static int produce(void *arg)
@@ -379,9 +379,12 @@ static int produce(void *arg)
 	return 0;
 }
 
+/* Gets until the queue is closed and drained. What one consumer gets from
+ * one producer must come in the order it was put: the queue is FIFO. */
 static int consume(void *arg)
 {
 	struct traffic *t = arg;
+	intptr_t last[PRODUCERS] = {0};
 	for (;;) {
 		void *item;
 		int err = mt_queue_get(t->q, &item, -1);
@@ -392,13 +395,20 @@ static int consume(void *arg)
 		intptr_t n = (intptr_t)item - 1;
 		if (atomic_exchange(&t->seen[n], 1))
 			atomic_fetch_add(&t->duplicates, 1);
+		intptr_t *latest = &last[n / PER_PRODUCER]; /* 1 + the last seen, or 0 */
+		if (*latest && n < *latest)
+			atomic_fetch_add(&t->out_of_order, 1);
+		*latest = n + 1;
 	}
 }
 
-static void every_item_arrives_exactly_once_through_many_threads(void **state)
+/* Through a queue of maxsize items: 64 and 5 are served by the lock-free
+ * ring (a power of two, and a bound below its capacity), 0 by the lock. */
+static void run_traffic(size_t maxsize)
 {
 	static struct traffic t;
-	t.q = new_queue(MT_FIFO, 64);
+	memset(&t, 0, sizeof t);
+	t.q = new_queue(MT_FIFO, maxsize);
 	mt_thread *producers[PRODUCERS], *consumers[CONSUMERS];
 	for (int i = 0; i < CONSUMERS; i++)
 		consumers[i] = start_thread(consume, &t);
@@ -410,10 +420,72 @@ static void every_item_arrives_exactly_once_through_many_threads(void **state)
 	for (int i = 0; i < CONSUMERS; i++)
 		assert_int_equal(join_thread(consumers[i]), 0);
 	assert_int_equal(t.duplicates, 0);
+	assert_int_equal(t.out_of_order, 0);
 	for (int i = 0; i < PRODUCERS * PER_PRODUCER; i++)
 		assert_int_equal(t.seen[i], 1);
 	assert_int_equal(mt_queue_unfinished(t.q), PRODUCERS * PER_PRODUCER);
+	assert_int_equal(mt_queue_qsize(t.q), 0);
 	mt_queue_free(t.q);
+}
+
+static void every_item_arrives_exactly_once_through_many_threads(void **state)
+{
+	run_traffic(64);
+	run_traffic(5);
+	run_traffic(0);
+}
+
+/* A bound that is not a power of two holds exactly that many, lap after
+ * lap of the ring, and one far above the ring's limit still holds. */
+static void a_bounded_fifo_is_full_at_exactly_its_maxsize(void **state)
+{
+	size_t bounds[] = {1, 3, 5, 100, 16384, 16385};
+	for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+		mt_queue *q = new_queue(MT_FIFO, bounds[b]);
+		intptr_t next_in = 0, next_out = 0;
+		for (int lap = 0; lap < 3; lap++) {
+			while (mt_queue_put_nowait(q, as_item(next_in)) == 0)
+				next_in++;
+			assert_int_equal(mt_queue_qsize(q), bounds[b]);
+			assert_true(mt_queue_full(q));
+			for (size_t i = 0; i < bounds[b] / 2 + 1; i++)
+				assert_int_equal(take(q), next_out++);
+		}
+		while (next_out < next_in)
+			assert_int_equal(take(q), next_out++);
+		assert_true(mt_queue_empty(q));
+		mt_queue_free(q);
+	}
+}
+
+/* task_done and join across threads, on the ring: join returns only once
+ * the consumers marked every item done. */
+static int get_and_finish(void *arg)
+{
+	mt_queue *q = arg;
+	void *item;
+	int err;
+	while ((err = mt_queue_get(q, &item, -1)) == 0)
+		if (mt_queue_task_done(q))
+			return 1;
+	return err == -EPIPE ? 0 : 1;
+}
+
+static void join_waits_for_every_consumer_on_the_ring(void **state)
+{
+	mt_queue *q = new_queue(MT_FIFO, 32);
+	mt_thread *t[2] = {start_thread(get_and_finish, q), start_thread(get_and_finish, q)};
+	for (int round = 0; round < 50; round++) {
+		for (intptr_t i = 0; i < 100; i++)
+			assert_int_equal(mt_queue_put(q, as_item(i), 30), 0);
+		assert_int_equal(mt_queue_join(q, 30), 0);
+		assert_int_equal(mt_queue_unfinished(q), 0);
+	}
+	mt_queue_close(q);
+	assert_int_equal(join_thread(t[0]), 0);
+	assert_int_equal(join_thread(t[1]), 0);
+	assert_int_equal(mt_queue_task_done(q), -EINVAL);
+	mt_queue_free(q);
 }
 
 int main(void)
@@ -434,6 +506,8 @@ int main(void)
 		cmocka_unit_test(close_wakes_blocked_puts_with_epipe),
 		cmocka_unit_test(a_closed_queue_refuses_puts_and_drains_then_epipe),
 		cmocka_unit_test(every_item_arrives_exactly_once_through_many_threads),
+		cmocka_unit_test(a_bounded_fifo_is_full_at_exactly_its_maxsize),
+		cmocka_unit_test(join_waits_for_every_consumer_on_the_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
