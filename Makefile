@@ -13,7 +13,7 @@ all: build
 help:
 	@echo "make run      build everything, then run 'mtask tour'"
 	@echo "make test     the test suite: normal, ASan+UBSan and TSan builds"
-	@echo "make bench    every benchmark beside its peers ('mtask bench')"
+	@echo "make bench    every benchmark beside its peers, charts in docs/plots/"
 	@echo "make install  install under PREFIX (now $(PREFIX))"
 	@echo "make clean    remove the build directories"
 
@@ -31,10 +31,12 @@ run: build
 test: deps
 	@JOBS=$(JOBS) scripts/test.sh
 
+# The results go to build-release/bench.json, their charts to docs/plots/.
 bench: deps
 	@cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build-release -j $(JOBS)
-	@build-release/apps/mtask bench
+	@build-release/apps/mtask bench --json > build-release/bench.json
+	@python3 scripts/benchplot.py build-release/bench.json docs/plots
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

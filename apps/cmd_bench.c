@@ -2,6 +2,7 @@
  * its peers in the same run, and prints their tables or JSON. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "cli.h"
@@ -111,7 +112,9 @@ int cmd_bench(int argc, char **argv)
 		args.help ? print_help() : list_benchmarks();
 		return 0;
 	}
-	args.config.progress = cli_interactive();
+	/* The progress line goes to stderr: shown there even while the JSON
+	 * on stdout goes to a file, as `make bench` does. */
+	args.config.progress = isatty(STDERR_FILENO);
 	if (args.json)
 		bench_print_json_begin();
 	else

@@ -12,6 +12,7 @@ packages=(
 	# greenlet and gevent for Debian's /usr/bin/python3 (PyPI is out of
 	# reach; bench/peers/coros.py re-runs itself there to find greenlet)
 	libboost-context-dev python3-greenlet python3-gevent
+	gnuplot-nox # `make bench`'s charts (scripts/benchplot.py)
 )
 
 missing=()
