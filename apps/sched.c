@@ -24,7 +24,9 @@
  * current CPU burst; priority: its number; MLFQ: its queue. */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +97,45 @@ void sched_config_default(struct sched_config *c, enum sched_algo algo)
 	c->levels = 3;
 	for (int i = 0; i < SCHED_MAX_LEVELS; i++)
 		c->quanta[i] = 2L << i; /* the notes: each queue's slice twice the last */
+}
+
+/* Appends to the string being built in out. */
+__attribute__((format(printf, 3, 4))) static void append(char *out, size_t size,
+							  const char *fmt, ...)
+{
+	size_t n = strlen(out);
+	if (n + 1 >= size)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out + n, size - n, fmt, ap);
+	va_end(ap);
+}
+
+void sched_describe(const struct sched_config *c, char *out, size_t size)
+{
+	static const char *const titles[SCHED_ALGO_COUNT] = {
+		"FCFS", "SJF", "SRTF", "RR", "MLFQ", "priority",
+	};
+	out[0] = '\0';
+	append(out, size, "%s", c->algo >= 0 && c->algo < SCHED_ALGO_COUNT ? titles[c->algo] : "?");
+	switch (c->algo) {
+	case SCHED_RR:
+		append(out, size, ", quantum %ld", c->quantum);
+		break;
+	case SCHED_PRIORITY:
+		append(out, size, ", %spreemptive", c->preemptive ? "" : "non-");
+		break;
+	case SCHED_MLFQ:
+		append(out, size, ", %d queue%s, quanta", c->levels, c->levels == 1 ? "" : "s");
+		for (int i = 0; i < c->levels; i++)
+			append(out, size, " %ld", c->quanta[i]);
+		if (c->aging)
+			append(out, size, ", aging %ld", c->aging);
+		break;
+	default:
+		break;
+	}
 }
 
 static bool config_valid(const struct sched_config *c)

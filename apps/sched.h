@@ -89,6 +89,12 @@ struct sched_result {
 	size_t segment_cap, cpu_cap;
 };
 
+/* One algorithm's run: its configuration and what it produced. */
+struct sched_run {
+	struct sched_config config;
+	struct sched_result result;
+};
+
 /* Parses a workload: one process per line, "name, arrival, burst[,
  * priority]"; a burst is CPU time or a sequence such as "5 io3 4". '#'
  * starts a comment; blank lines and a first line naming the columns are
@@ -116,6 +122,10 @@ int sched_algo_from_name(const char *name);
 
 /* "new", "ready", "running", "blocked", "terminated". */
 const char *sched_state_name(enum sched_state state);
+
+/* Describes c for a title: "RR, quantum 2", "MLFQ, 3 queues, quanta 2 4
+ * 8, aging 10", "priority, preemptive". */
+void sched_describe(const struct sched_config *c, char *out, size_t size);
 
 /* Writes the bursts of p as the workload file spells them ("5 io3 4"). */
 void sched_format_bursts(const struct sched_proc *p, char *out, size_t size);
