@@ -329,7 +329,7 @@ static void print_times(FILE *out, const struct sched_workload *w, const struct 
 	}
 	fprintf(out, "  ");
 	print_padded(out, "process", name_columns + 2);
-	fprintf(out, "arrival  %-*s %s%10s %7s %9s %8s %11s\n", burst_columns, "bursts",
+	fprintf(out, "arrival  %-*s  %s%10s %7s %9s %8s %11s\n", burst_columns, "bursts",
 		priority ? "priority" : "", "first run", "finish", "response", "waiting",
 		"turnaround");
 	for (int i = 0; i < w->count; i++) {
@@ -338,7 +338,7 @@ static void print_times(FILE *out, const struct sched_workload *w, const struct 
 		sched_format_bursts(p, bursts, sizeof bursts);
 		fprintf(out, "  ");
 		print_padded(out, p->name, name_columns + 2);
-		fprintf(out, "%7ld  %-*s ", p->arrival, burst_columns, bursts);
+		fprintf(out, "%7ld  %-*s  ", p->arrival, burst_columns, bursts);
 		if (priority)
 			fprintf(out, "%8ld", p->priority);
 		fprintf(out, "%10ld %7ld %9ld %8ld %11ld\n", st->first_run, st->finish, st->response,
@@ -346,7 +346,7 @@ static void print_times(FILE *out, const struct sched_workload *w, const struct 
 	}
 	fprintf(out, "  ");
 	print_padded(out, "average", name_columns + 2);
-	fprintf(out, "%*s%9.2f %8.2f %11.2f\n", 7 + 2 + burst_columns + 1 + (priority ? 8 : 0) + 19,
+	fprintf(out, "%*s%9.2f %8.2f %11.2f\n", 7 + 2 + burst_columns + 2 + (priority ? 8 : 0) + 19,
 		"", r->avg_response, r->avg_waiting, r->avg_turnaround);
 	fprintf(out, "\n  CPU utilisation %.1f%%: busy %ld of the %ld units from %ld to %ld; "
 		     "%d context switch%s\n",

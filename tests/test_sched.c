@@ -366,6 +366,57 @@ static void example_runs_under_every_algorithm(void **state)
 	}
 }
 
+static void example_file_is_the_built_in_workload(void **state)
+{
+	FILE *f = fopen(MTASK_SOURCE_DIR "/docs/sched-example.csv", "r");
+	assert_non_null(f);
+	char text[4096];
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	assert_string_equal(text, sched_example_workload());
+}
+
+static void example_worked_by_hand_in_the_docs(void **state)
+{
+	run(sched_example_workload(), SCHED_RR);
+	/* docs/sched.md's worked example: RR, quantum 2. */
+	assert_gantt("editor 0-2, compiler 2-4, backup 4-6, shell 6-8, compiler 8-10, "
+		     "editor 10-12, backup 12-14, compiler 14-16, editor 16-17, compiler 17-20");
+	assert_times("editor", 6, 17, 0);
+	assert_times("compiler", 10, 19, 1);
+	assert_times("backup", 8, 12, 2);
+	assert_times("shell", 2, 4, 2);
+	assert_average(result.avg_waiting, 6.5);
+	assert_int_equal(result.switches, 9);
+}
+
+static void example_under_sjf_and_srtf(void **state)
+{
+	run(sched_example_workload(), SCHED_SJF);
+	/* editor 0-2 (blocks until 5); backup (4) beats compiler (9) 2-6; at 6
+	 * shell and editor both need 2, shell was ready first (4 < 5): shell
+	 * 6-8, editor 8-10 (blocks until 13); compiler 10-19, editor 19-20.
+	 * Waits: editor 5-8 + 13-19 = 9, compiler 1-10 = 9, backup 0, shell
+	 * 4-6 = 2: 20/4 = 5. */
+	assert_gantt("editor 0-2, backup 2-6, shell 6-8, editor 8-10, compiler 10-19, "
+		     "editor 19-20");
+	assert_average(result.avg_waiting, 5);
+	run(sched_example_workload(), SCHED_SRTF);
+	/* As SJF until 13, when editor (1) returns and preempts compiler (6
+	 * left): editor 13-14, compiler 14-20. Waits 3, 10, 0, 2: 3.75. */
+	assert_gantt("editor 0-2, backup 2-6, shell 6-8, editor 8-10, compiler 10-13, "
+		     "editor 13-14, compiler 14-20");
+	assert_average(result.avg_waiting, 3.75);
+	run(sched_example_workload(), SCHED_FCFS);
+	/* editor 0-2, compiler 2-11, backup 11-15, shell 15-17, editor 17-19
+	 * (ready since 5), then nobody is ready until editor's IO ends at 22:
+	 * idle 19-22, editor 22-23. Busy 20 of 23. */
+	assert_gantt("editor 0-2, compiler 2-11, backup 11-15, shell 15-17, editor 17-19, "
+		     "idle 19-22, editor 22-23");
+	assert_average(result.utilisation, 20.0 / 23);
+}
+
 static void bad_configuration_is_einval(void **state)
 {
 	assert_int_equal(sched_parse("A, 0, 1", &workload, (char[64]){0}, 64), 0);
@@ -483,6 +534,9 @@ int main(void)
 		cmocka_unit_test_teardown(mlfq_without_aging_starves_the_long_job, teardown),
 		cmocka_unit_test_teardown(mlfq_aging_lifts_the_starved_job, teardown),
 		cmocka_unit_test_teardown(example_runs_under_every_algorithm, teardown),
+		cmocka_unit_test_teardown(example_file_is_the_built_in_workload, teardown),
+		cmocka_unit_test_teardown(example_worked_by_hand_in_the_docs, teardown),
+		cmocka_unit_test_teardown(example_under_sjf_and_srtf, teardown),
 		cmocka_unit_test_teardown(bad_configuration_is_einval, teardown),
 		cmocka_unit_test(parser_reads_comments_header_and_priorities),
 		cmocka_unit_test(parser_errors_name_the_line),
