@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tour.h"
 #include "mtask/mtask.h"
 #include "sched.h"
 #include "sched_render.h"
@@ -424,6 +425,11 @@ int cmd_sched(int argc, char **argv)
 	if ((err = load_workload(args.file, &workload)))
 		return err;
 	int count = simulate_runs(&args, &workload, runs);
+	if (count == -E2BIG) {
+		fprintf(stderr, "mtask %s: the schedule changes state too often to show: use "
+				"fewer or shorter bursts, or longer quanta\n", COMMAND);
+		return 1;
+	}
 	if (count < 0) {
 		fprintf(stderr, "mtask %s: cannot simulate: %s\n", COMMAND, mt_strerror(count));
 		return 1;
@@ -440,4 +446,28 @@ int cmd_sched(int argc, char **argv)
 	for (int k = 0; k < count; k++)
 		sched_result_free(&runs[k].result);
 	return err;
+}
+
+/* The tour's scene: the notes' four algorithms on the built-in example,
+ * their averages in a few lines. */
+void tour_sched(void)
+{
+	static const enum sched_algo algos[] = {SCHED_FCFS, SCHED_SJF, SCHED_RR, SCHED_MLFQ};
+	static struct sched_workload w;
+	char err[128], title[128];
+	if (sched_parse(sched_example_workload(), &w, err, sizeof err))
+		return;
+	printf("  4 processes, one of them blocking for IO (mtask sched --example)\n");
+	printf("  %-30s %8s %11s %9s\n", "algorithm", "waiting", "turnaround", "response");
+	for (size_t k = 0; k < sizeof algos / sizeof algos[0]; k++) {
+		struct sched_run run;
+		sched_config_default(&run.config, algos[k]);
+		if (sched_simulate(&w, &run.config, &run.result))
+			return;
+		sched_describe(&run.config, title, sizeof title);
+		printf("  %-30s %8.2f %11.2f %9.2f\n", title, run.result.avg_waiting,
+		       run.result.avg_turnaround, run.result.avg_response);
+		sched_result_free(&run.result);
+	}
+	printf("  the Gantt charts and five-state timelines: mtask sched --compare\n");
 }

@@ -184,6 +184,8 @@ static void print_gantt(FILE *out, const struct sched_workload *w, const struct 
 	line_fill(&times, s->width + 8, ' ');
 	for (size_t k = 0; k < r->cpu_count; k++) {
 		int a = column_of(s, r->cpu[k].start), b = column_of(s, r->cpu[k].end);
+		if ((r->cpu[k].end - r->cpu[k].start) * s->width < s->span)
+			continue; /* shorter than a column */
 		strcpy(border.cells[a], "+");
 		strcpy(border.cells[b], "+");
 		strcpy(boxes.cells[a], "|");
@@ -360,6 +362,9 @@ void sched_print_run(FILE *out, const struct sched_workload *w, const struct sch
 	struct scale s = make_scale(r);
 	int name_columns = name_columns_of(w);
 	fprintf(out, "Gantt chart (the CPU's time, one box per turn):\n\n");
+	if (s.width < s.span)
+		fprintf(out, "  (scaled down: a column is %.1f units; shorter turns are not drawn)\n\n",
+			(double)s.span / s.width);
 	print_gantt(out, w, r, &s, name_columns);
 	fprintf(out, "\nStates over time (# running 运行, . ready 就绪, ~ blocked 阻塞):\n\n");
 	for (int i = 0; i < w->count; i++)

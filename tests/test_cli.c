@@ -270,6 +270,23 @@ static void sched_writes_svg_and_a_trace(void **state)
 	assert_non_null(strstr(r.err, "cannot write the SVG"));
 }
 
+static void tour_has_the_scheduling_scene(void **state)
+{
+	struct run r;
+	run_mtask(&r, "tour --list");
+	const char *scene = strstr(r.out, ". scheduling:");
+	assert_non_null(scene);
+	while (scene > r.out && scene[-1] != '\n')
+		scene--;
+	char args[64];
+	snprintf(args, sizeof args, "tour --only %d", atoi(scene));
+	run_mtask(&r, args);
+	assert_int_equal(r.status, 0);
+	/* The built-in example's averages, as docs/sched.md works them out. */
+	assert_non_null(strstr(r.out, "SJF                                5.00"));
+	assert_non_null(strstr(r.out, "RR, quantum 2                      6.50"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +302,7 @@ int main(void)
 		cmocka_unit_test(sched_prints_the_textbook_round_robin),
 		cmocka_unit_test(sched_prints_json_when_piped),
 		cmocka_unit_test(sched_writes_svg_and_a_trace),
+		cmocka_unit_test(tour_has_the_scheduling_scene),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
