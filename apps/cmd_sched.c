@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "tour.h"
 #include "mtask/mtask.h"
 #include "sched.h"
 #include "sched_render.h"
+#include "tour.h"
 
 #define COMMAND "sched"
 #define FILE_MAX_BYTES (1 << 20)
@@ -19,8 +19,8 @@
 struct sched_args {
 	struct sched_config config;
 	bool compare, json, text, example;
-	int levels;  /* --levels, or 0 */
-	int quanta;  /* values given to --quanta, or 0 */
+	int levels; /* --levels, or 0 */
+	int quanta; /* values given to --quanta, or 0 */
 	const char *file, *svg, *trace;
 };
 
@@ -88,16 +88,27 @@ static int parse_algo(struct sched_args *args, const char *name)
 {
 	int algo = sched_algo_from_name(name);
 	if (algo < 0)
-		return cli_usage_error(COMMAND,
-				       "unknown algorithm '%s' (fcfs, sjf, srtf, rr, mlfq, priority)",
-				       name);
+		return cli_usage_error(
+			COMMAND, "unknown algorithm '%s' (fcfs, sjf, srtf, rr, mlfq, priority)",
+			name);
 	args->config.algo = (enum sched_algo)algo;
 	return 0;
 }
 
 enum {
-	OPT_ALGO = 256, OPT_QUANTUM, OPT_LEVELS, OPT_QUANTA, OPT_AGING, OPT_PREEMPTIVE,
-	OPT_COMPARE, OPT_SVG, OPT_TRACE, OPT_JSON, OPT_TEXT, OPT_EXAMPLE, OPT_HELP,
+	OPT_ALGO = 256,
+	OPT_QUANTUM,
+	OPT_LEVELS,
+	OPT_QUANTA,
+	OPT_AGING,
+	OPT_PREEMPTIVE,
+	OPT_COMPARE,
+	OPT_SVG,
+	OPT_TRACE,
+	OPT_JSON,
+	OPT_TEXT,
+	OPT_EXAMPLE,
+	OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -281,8 +292,9 @@ static void json_process(FILE *out, const struct sched_workload *w, const struct
 {
 	const struct sched_result *r = &run->result;
 	const struct sched_stats *st = &r->stats[i];
-	fprintf(out, "    {\"name\":\"%s\",\"arrival\":%ld,\"first_run\":%ld,\"finish\":%ld,"
-		     "\"response\":%ld,\"waiting\":%ld,\"turnaround\":%ld,\"timeline\":[",
+	fprintf(out,
+		"    {\"name\":\"%s\",\"arrival\":%ld,\"first_run\":%ld,\"finish\":%ld,"
+		"\"response\":%ld,\"waiting\":%ld,\"turnaround\":%ld,\"timeline\":[",
 		w->procs[i].name, w->procs[i].arrival, st->first_run, st->finish, st->response,
 		st->waiting, st->turnaround);
 	bool first = true;
@@ -299,7 +311,8 @@ static void json_config(FILE *out, const struct sched_config *c)
 {
 	char title[128];
 	sched_describe(c, title, sizeof title);
-	fprintf(out, "\"algorithm\":\"%s\",\"description\":\"%s\"", sched_algo_name(c->algo), title);
+	fprintf(out, "\"algorithm\":\"%s\",\"description\":\"%s\"", sched_algo_name(c->algo),
+		title);
 	if (c->algo == SCHED_RR)
 		fprintf(out, ",\"quantum\":%ld", c->quantum);
 	if (c->algo == SCHED_PRIORITY)
@@ -317,9 +330,10 @@ static void json_run(FILE *out, const struct sched_workload *w, const struct sch
 	const struct sched_result *r = &run->result;
 	fprintf(out, "  {");
 	json_config(out, &run->config);
-	fprintf(out, ",\"start\":%ld,\"end\":%ld,\"busy\":%ld,\"cpu_utilisation\":%.4f,"
-		     "\"switches\":%d,\n   \"average\":{\"waiting\":%.4f,\"turnaround\":%.4f,"
-		     "\"response\":%.4f},\n   \"gantt\":[",
+	fprintf(out,
+		",\"start\":%ld,\"end\":%ld,\"busy\":%ld,\"cpu_utilisation\":%.4f,"
+		"\"switches\":%d,\n   \"average\":{\"waiting\":%.4f,\"turnaround\":%.4f,"
+		"\"response\":%.4f},\n   \"gantt\":[",
 		r->start, r->end, r->busy, r->utilisation, r->switches, r->avg_waiting,
 		r->avg_turnaround, r->avg_response);
 	for (size_t k = 0; k < r->cpu_count; k++)
@@ -342,7 +356,9 @@ static void print_json(FILE *out, const struct sched_workload *w, const char *so
 		const struct sched_proc *p = &w->procs[i];
 		char bursts[SCHED_MAX_BURSTS * 12];
 		sched_format_bursts(p, bursts, sizeof bursts);
-		fprintf(out, "  {\"name\":\"%s\",\"arrival\":%ld,\"bursts\":\"%s\",\"priority\":%ld}%s\n",
+		fprintf(out,
+			"  "
+			"{\"name\":\"%s\",\"arrival\":%ld,\"bursts\":\"%s\",\"priority\":%ld}%s\n",
 			p->name, p->arrival, bursts, p->priority, i + 1 < w->count ? "," : "");
 	}
 	fprintf(out, "],\"runs\":[\n");
@@ -377,8 +393,8 @@ static int simulate_runs(const struct sched_args *args, const struct sched_workl
 
 /* Writes a picture or trace file; 0, or 1 after a one-line error. */
 static int write_file(const char *path, const char *what,
-		      int (*write)(FILE *, const struct sched_workload *,
-				   const struct sched_run *, int),
+		      int (*write)(FILE *, const struct sched_workload *, const struct sched_run *,
+				   int),
 		      const struct sched_workload *w, const struct sched_run *runs, int count)
 {
 	FILE *f = fopen(path, "w");
@@ -399,8 +415,9 @@ static void print_text(const struct sched_args *args, const struct sched_workloa
 	char title[128];
 	const char *source = args->file ? args->file : "the built-in example";
 	sched_describe(&runs[0].config, title, sizeof title);
-	printf("mtask sched: %s on %s (%d process%s)\n\n", args->compare ? "every algorithm" : title,
-	       source, w->count, w->count == 1 ? "" : "es");
+	printf("mtask sched: %s on %s (%d process%s)\n\n",
+	       args->compare ? "every algorithm" : title, source, w->count,
+	       w->count == 1 ? "" : "es");
 	if (args->compare)
 		sched_print_comparison(stdout, w, runs, count);
 	else
@@ -426,8 +443,10 @@ int cmd_sched(int argc, char **argv)
 		return err;
 	int count = simulate_runs(&args, &workload, runs);
 	if (count == -E2BIG) {
-		fprintf(stderr, "mtask %s: the schedule changes state too often to show: use "
-				"fewer or shorter bursts, or longer quanta\n", COMMAND);
+		fprintf(stderr,
+			"mtask %s: the schedule changes state too often to show: use "
+			"fewer or shorter bursts, or longer quanta\n",
+			COMMAND);
 		return 1;
 	}
 	if (count < 0) {

@@ -37,14 +37,14 @@
 
 struct task {
 	enum sched_state state;
-	int burst;    /* index of the current (or next) CPU burst */
-	long left;    /* CPU time left in that burst */
-	long io_end;  /* when a blocked process's IO ends */
-	int level;    /* MLFQ queue, 0 the highest */
-	long slice;   /* CPU time used in the current turn */
-	long aged;    /* time ready in this queue, for aging */
-	long seq;     /* when it became ready, as a sequence number */
-	size_t open;  /* its current segment, or SIZE_MAX */
+	int burst;   /* index of the current (or next) CPU burst */
+	long left;   /* CPU time left in that burst */
+	long io_end; /* when a blocked process's IO ends */
+	int level;   /* MLFQ queue, 0 the highest */
+	long slice;  /* CPU time used in the current turn */
+	long aged;   /* time ready in this queue, for aging */
+	long seq;    /* when it became ready, as a sequence number */
+	size_t open; /* its current segment, or SIZE_MAX */
 };
 
 struct sim {
@@ -53,7 +53,7 @@ struct sim {
 	struct sched_result *r;
 	struct task tasks[SCHED_MAX_PROCS];
 	int order[SCHED_MAX_PROCS]; /* indexes by arrival, then name */
-	int running;                /* index, or -1 when the CPU is idle */
+	int running;		    /* index, or -1 when the CPU is idle */
 	int done;
 	long now;
 	long next_seq;
@@ -66,9 +66,8 @@ static const char *const algo_names[SCHED_ALGO_COUNT] = {
 };
 
 static const char *const state_names[] = {
-	[SCHED_NEW] = "new",		 [SCHED_READY] = "ready",
-	[SCHED_RUNNING] = "running",	 [SCHED_BLOCKED] = "blocked",
-	[SCHED_TERMINATED] = "terminated",
+	[SCHED_NEW] = "new",	     [SCHED_READY] = "ready",		[SCHED_RUNNING] = "running",
+	[SCHED_BLOCKED] = "blocked", [SCHED_TERMINATED] = "terminated",
 };
 
 const char *sched_algo_name(enum sched_algo algo)
@@ -100,8 +99,8 @@ void sched_config_default(struct sched_config *c, enum sched_algo algo)
 }
 
 /* Appends to the string being built in out. */
-__attribute__((format(printf, 3, 4))) static void append(char *out, size_t size,
-							  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void append(char *out, size_t size, const char *fmt,
+							 ...)
 {
 	size_t n = strlen(out);
 	if (n + 1 >= size)
@@ -142,8 +141,7 @@ static bool config_valid(const struct sched_config *c)
 {
 	bool valid = c->algo >= 0 && c->algo < SCHED_ALGO_COUNT && c->quantum >= 1 &&
 		     c->quantum <= SCHED_TIME_MAX && c->levels >= 1 &&
-		     c->levels <= SCHED_MAX_LEVELS && c->aging >= 0 &&
-		     c->aging <= SCHED_TIME_MAX;
+		     c->levels <= SCHED_MAX_LEVELS && c->aging >= 0 && c->aging <= SCHED_TIME_MAX;
 	for (int i = 0; valid && i < c->levels; i++)
 		valid = c->quanta[i] >= 1 && c->quanta[i] <= SCHED_TIME_MAX;
 	return valid;
@@ -220,7 +218,8 @@ static int pick(const struct sim *s)
 		if (s->tasks[i].state != SCHED_READY)
 			continue;
 		long k = key(s, i);
-		if (best < 0 || k < best_key || (k == best_key && s->tasks[i].seq < s->tasks[best].seq)) {
+		if (best < 0 || k < best_key ||
+		    (k == best_key && s->tasks[i].seq < s->tasks[best].seq)) {
 			best = i;
 			best_key = k;
 		}
@@ -305,8 +304,8 @@ static void admit(struct sim *s)
 
 static bool ages(const struct sim *s, int i)
 {
-	return s->c->algo == SCHED_MLFQ && s->c->aging > 0 &&
-	       s->tasks[i].state == SCHED_READY && s->tasks[i].level > 0;
+	return s->c->algo == SCHED_MLFQ && s->c->aging > 0 && s->tasks[i].state == SCHED_READY &&
+	       s->tasks[i].level > 0;
 }
 
 /* Step 4: MLFQ aging. */
@@ -400,14 +399,14 @@ static void init_sim(struct sim *s)
 	const struct sched_workload *w = s->w;
 	for (int i = 0; i < w->count; i++) {
 		const struct sched_proc *p = &w->procs[i];
-		s->tasks[i] = (struct task){.state = SCHED_NEW, .left = p->bursts[0], .open = SIZE_MAX};
+		s->tasks[i] =
+			(struct task){.state = SCHED_NEW, .left = p->bursts[0], .open = SIZE_MAX};
 		s->r->stats[i].first_run = -1;
 		for (int b = 0; b < p->burst_count; b++)
 			*(b % 2 ? &s->r->stats[i].io : &s->r->stats[i].cpu) += p->bursts[b];
 		s->order[i] = i;
 	}
-	qsort_r(s->order, (size_t)w->count, sizeof s->order[0], by_arrival_then_name,
-		(void *)w);
+	qsort_r(s->order, (size_t)w->count, sizeof s->order[0], by_arrival_then_name, (void *)w);
 	s->running = -1;
 	s->now = w->procs[s->order[0]].arrival;
 	s->r->start = s->now;

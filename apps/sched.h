@@ -9,19 +9,19 @@
 #include <stddef.h>
 
 #define SCHED_MAX_PROCS 100
-#define SCHED_NAME_MAX 32   /* bytes of a name, its terminating NUL included */
-#define SCHED_MAX_BURSTS 31 /* CPU, IO, CPU, ...: always an odd count */
-#define SCHED_MAX_LEVELS 8  /* MLFQ queues */
-#define SCHED_TIME_MAX 100000 /* the largest arrival, burst, quantum or period */
+#define SCHED_NAME_MAX 32	 /* bytes of a name, its terminating NUL included */
+#define SCHED_MAX_BURSTS 31	 /* CPU, IO, CPU, ...: always an odd count */
+#define SCHED_MAX_LEVELS 8	 /* MLFQ queues */
+#define SCHED_TIME_MAX 100000	 /* the largest arrival, burst, quantum or period */
 #define SCHED_PRIORITY_MAX 99999 /* priorities lie in [-MAX, MAX] */
-#define SCHED_WORK_MAX 1000000 /* the largest sum of a workload's bursts */
+#define SCHED_WORK_MAX 1000000	 /* the largest sum of a workload's bursts */
 
 enum sched_algo {
-	SCHED_FCFS,     /* 先来先服务: first come, first served */
-	SCHED_SJF,      /* 短作业优先: shortest next CPU burst, non-preemptive */
-	SCHED_SRTF,     /* the same, preemptive: shortest remaining burst */
-	SCHED_RR,       /* 时间片轮转: round robin with a quantum */
-	SCHED_MLFQ,     /* 多级反馈队列: multilevel feedback queues */
+	SCHED_FCFS,	/* 先来先服务: first come, first served */
+	SCHED_SJF,	/* 短作业优先: shortest next CPU burst, non-preemptive */
+	SCHED_SRTF,	/* the same, preemptive: shortest remaining burst */
+	SCHED_RR,	/* 时间片轮转: round robin with a quantum */
+	SCHED_MLFQ,	/* 多级反馈队列: multilevel feedback queues */
 	SCHED_PRIORITY, /* 优先级: lower number first */
 	SCHED_ALGO_COUNT
 };
@@ -33,10 +33,10 @@ enum sched_state { SCHED_NEW, SCHED_READY, SCHED_RUNNING, SCHED_BLOCKED, SCHED_T
 struct sched_proc {
 	char name[SCHED_NAME_MAX];
 	long arrival;
-	long priority;      /* 0 when the line gave none */
-	bool has_priority;  /* the line gave one */
-	int line;           /* 1-based line of the workload text */
-	int burst_count;    /* odd: CPU bursts at even indexes, IO at odd */
+	long priority;	   /* 0 when the line gave none */
+	bool has_priority; /* the line gave one */
+	int line;	   /* 1-based line of the workload text */
+	int burst_count;   /* odd: CPU bursts at even indexes, IO at odd */
 	long bursts[SCHED_MAX_BURSTS];
 };
 
@@ -47,11 +47,11 @@ struct sched_workload {
 
 struct sched_config {
 	enum sched_algo algo;
-	long quantum;                     /* RR's time slice */
-	int levels;                       /* MLFQ's queues, 1..SCHED_MAX_LEVELS */
-	long quanta[SCHED_MAX_LEVELS];    /* MLFQ's time slice per queue */
-	long aging;                       /* MLFQ: ready this long, move up a queue; 0 = never */
-	bool preemptive;                  /* priority only: a better arrival takes the CPU */
+	long quantum;		       /* RR's time slice */
+	int levels;		       /* MLFQ's queues, 1..SCHED_MAX_LEVELS */
+	long quanta[SCHED_MAX_LEVELS]; /* MLFQ's time slice per queue */
+	long aging;		       /* MLFQ: ready this long, move up a queue; 0 = never */
+	bool preemptive;	       /* priority only: a better arrival takes the CPU */
 };
 
 /* A stretch of time a process spent in one state (ready, running or
@@ -65,11 +65,11 @@ struct sched_segment {
 };
 
 struct sched_stats {
-	long first_run;  /* when it first got the CPU */
-	long finish;     /* when it terminated */
-	long cpu, io;    /* its total CPU and IO burst time */
-	long response;   /* first_run - arrival */
-	long waiting;    /* time spent ready */
+	long first_run;	 /* when it first got the CPU */
+	long finish;	 /* when it terminated */
+	long cpu, io;	 /* its total CPU and IO burst time */
+	long response;	 /* first_run - arrival */
+	long waiting;	 /* time spent ready */
 	long turnaround; /* finish - arrival */
 };
 
@@ -79,11 +79,11 @@ struct sched_result {
 	struct sched_segment *cpu; /* the Gantt chart: the CPU's stretches, idle included */
 	size_t cpu_count;
 	struct sched_stats stats[SCHED_MAX_PROCS];
-	int count;      /* processes */
-	long start;     /* the first arrival */
-	long end;       /* the last termination */
-	long busy;      /* time the CPU ran a process */
-	int switches;   /* times the CPU passed from one process to another */
+	int count;    /* processes */
+	long start;   /* the first arrival */
+	long end;     /* the last termination */
+	long busy;    /* time the CPU ran a process */
+	int switches; /* times the CPU passed from one process to another */
 	double avg_waiting, avg_turnaround, avg_response;
 	double utilisation; /* busy / (end - start) */
 	size_t segment_cap, cpu_cap;

@@ -9,11 +9,11 @@
 /* ---- SVG ---- */
 
 #define SVG_CHART_WIDTH 720.0
-#define SVG_ROW 22      /* height of a row of boxes */
+#define SVG_ROW 22 /* height of a row of boxes */
 #define SVG_ROW_GAP 4
 #define SVG_TITLE 26
 #define SVG_AXIS 30
-#define SVG_CHAR 7.5    /* width of a character of the 12px font, about */
+#define SVG_CHAR 7.5 /* width of a character of the 12px font, about */
 #define SVG_TICKS_MAX 16
 
 static const char *const palette[] = {
@@ -38,17 +38,20 @@ static const char *colour_of(int proc)
 	return proc < 0 ? "none" : palette[(size_t)proc % PALETTE_SIZE];
 }
 
-static void svg_box(FILE *out, const struct svg_frame *f, const struct sched_segment *s,
-		    double y, const char *label)
+static void svg_box(FILE *out, const struct svg_frame *f, const struct sched_segment *s, double y,
+		    const char *label)
 {
 	double x = svg_x(f, s->start), width = svg_x(f, s->end) - x;
 	const char *fill = s->state == SCHED_BLOCKED ? "url(#io)" : colour_of(s->proc);
-	fprintf(out, "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\" fill=\"%s\"%s "
-		     "stroke=\"#333\" stroke-width=\"0.5\"><title>%s %s %ld-%ld</title></rect>\n",
+	fprintf(out,
+		"<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\" fill=\"%s\"%s "
+		"stroke=\"#333\" stroke-width=\"0.5\"><title>%s %s %ld-%ld</title></rect>\n",
 		x, y, width, SVG_ROW, fill, s->state == SCHED_READY ? " fill-opacity=\"0.25\"" : "",
 		label, sched_state_name(s->state), s->start, s->end);
 	if (s->state == SCHED_RUNNING && width >= SVG_CHAR * (double)strlen(label) + 4)
-		fprintf(out, "<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#fff\">%s</text>\n",
+		fprintf(out,
+			"<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"middle\" "
+			"fill=\"#fff\">%s</text>\n",
 			x + width / 2, y + 15, label);
 }
 
@@ -68,8 +71,9 @@ static void svg_axis(FILE *out, const struct svg_frame *f, double y)
 	fprintf(out, "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#333\"/>\n",
 		f->left, y, svg_x(f, f->t0 + f->span), y);
 	for (long t = (f->t0 + step - 1) / step * step; t <= f->t0 + f->span; t += step)
-		fprintf(out, "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#333\"/>"
-			     "<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"middle\">%ld</text>\n",
+		fprintf(out,
+			"<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#333\"/>"
+			"<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"middle\">%ld</text>\n",
 			svg_x(f, t), y, svg_x(f, t), y + 4, svg_x(f, t), y + 16, t);
 }
 
@@ -86,8 +90,9 @@ static double svg_run(FILE *out, const struct svg_frame *f, const struct sched_w
 	const struct sched_result *r = &run->result;
 	char title[160];
 	sched_describe(&run->config, title, sizeof title);
-	fprintf(out, "<text x=\"8\" y=\"%.1f\" font-weight=\"bold\">%s: average waiting %.2f, "
-		     "turnaround %.2f, response %.2f, CPU %.1f%%</text>\n",
+	fprintf(out,
+		"<text x=\"8\" y=\"%.1f\" font-weight=\"bold\">%s: average waiting %.2f, "
+		"turnaround %.2f, response %.2f, CPU %.1f%%</text>\n",
 		y + 16, title, r->avg_waiting, r->avg_turnaround, r->avg_response,
 		100 * r->utilisation);
 	double row = y + SVG_TITLE;
@@ -117,9 +122,10 @@ static void svg_legend(FILE *out, const struct svg_frame *f)
 	};
 	double x = f->left;
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++, x += 150)
-		fprintf(out, "<rect x=\"%.1f\" y=\"8\" width=\"14\" height=\"14\" fill=\"%s\" "
-			     "fill-opacity=\"%s\" stroke=\"#333\" stroke-width=\"0.5\"/>"
-			     "<text x=\"%.1f\" y=\"20\">%s</text>\n",
+		fprintf(out,
+			"<rect x=\"%.1f\" y=\"8\" width=\"14\" height=\"14\" fill=\"%s\" "
+			"fill-opacity=\"%s\" stroke=\"#333\" stroke-width=\"0.5\"/>"
+			"<text x=\"%.1f\" y=\"20\">%s</text>\n",
 			x, keys[i].fill, keys[i].opacity, x + 20, keys[i].text);
 }
 
@@ -137,13 +143,14 @@ int sched_write_svg(FILE *out, const struct sched_workload *w, const struct sche
 		f.span = span > f.span ? span : f.span;
 		height += SVG_TITLE + (w->count + 1) * (SVG_ROW + SVG_ROW_GAP) + SVG_AXIS + 8;
 	}
-	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-		     "font-family=\"sans-serif\" font-size=\"12\">\n"
-		     "<defs><pattern id=\"io\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
-		     "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#ddd\"/>"
-		     "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#777\" stroke-width=\"2\"/>"
-		     "</pattern></defs>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
+	fprintf(out,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+		"font-family=\"sans-serif\" font-size=\"12\">\n"
+		"<defs><pattern id=\"io\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
+		"patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#ddd\"/>"
+		"<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#777\" stroke-width=\"2\"/>"
+		"</pattern></defs>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
 		f.left + SVG_CHART_WIDTH + 24, height);
 	svg_legend(out, &f);
 	double y = 32;
@@ -160,23 +167,26 @@ int sched_write_svg(FILE *out, const struct sched_workload *w, const struct sche
 
 static void trace_name(FILE *out, const char *what, int pid, int tid, const char *name)
 {
-	fprintf(out, "{\"ph\":\"M\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
-		     "\"args\":{\"name\":\"%s\"}},\n",
+	fprintf(out,
+		"{\"ph\":\"M\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
+		"\"args\":{\"name\":\"%s\"}},\n",
 		what, pid, tid, name);
 }
 
 static void trace_sort(FILE *out, const char *what, int pid, int tid, int index)
 {
-	fprintf(out, "{\"ph\":\"M\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
-		     "\"args\":{\"sort_index\":%d}},\n",
+	fprintf(out,
+		"{\"ph\":\"M\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
+		"\"args\":{\"sort_index\":%d}},\n",
 		what, pid, tid, index);
 }
 
 static void trace_span(FILE *out, const char *cat, const char *name, int pid, int tid,
 		       const struct sched_segment *s, bool queues)
 {
-	fprintf(out, "{\"ph\":\"X\",\"cat\":\"%s\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
-		     "\"ts\":%.3f,\"dur\":%.3f,\"args\":{",
+	fprintf(out,
+		"{\"ph\":\"X\",\"cat\":\"%s\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
+		"\"ts\":%.3f,\"dur\":%.3f,\"args\":{",
 		cat, name, pid, tid, (double)s->start * US_PER_UNIT,
 		(double)(s->end - s->start) * US_PER_UNIT);
 	if (queues)
@@ -186,8 +196,9 @@ static void trace_span(FILE *out, const char *cat, const char *name, int pid, in
 
 static void trace_instant(FILE *out, const char *name, int pid, int tid, long t)
 {
-	fprintf(out, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
-		     "\"ts\":%.3f},\n",
+	fprintf(out,
+		"{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
+		"\"ts\":%.3f},\n",
 		name, pid, tid, (double)t * US_PER_UNIT);
 }
 
@@ -215,8 +226,8 @@ static void trace_run(FILE *out, const struct sched_workload *w, const struct sc
 		trace_instant(out, "new", pid, tid, w->procs[i].arrival);
 		for (size_t k = 0; k < r->segment_count; k++)
 			if (r->segments[k].proc == i)
-				trace_span(out, "sched", sched_state_name(r->segments[k].state), pid,
-					   tid, &r->segments[k], queues);
+				trace_span(out, "sched", sched_state_name(r->segments[k].state),
+					   pid, tid, &r->segments[k], queues);
 		trace_instant(out, "terminated", pid, tid, r->stats[i].finish);
 	}
 }
@@ -231,8 +242,9 @@ int sched_write_trace(FILE *out, const struct sched_workload *w, const struct sc
 		end = runs[k].result.end > end ? runs[k].result.end : end;
 	}
 	/* Closed like the library's traces: a last event, then the bracket. */
-	fprintf(out, "{\"ph\":\"i\",\"s\":\"g\",\"name\":\"trace end\",\"pid\":1,\"tid\":%d,"
-		     "\"ts\":%.3f}]\n",
+	fprintf(out,
+		"{\"ph\":\"i\",\"s\":\"g\",\"name\":\"trace end\",\"pid\":1,\"tid\":%d,"
+		"\"ts\":%.3f}]\n",
 		CPU_TID, (double)end * US_PER_UNIT);
 	return ferror(out) ? -EIO : 0;
 }

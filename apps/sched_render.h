@@ -14,8 +14,8 @@ void sched_print_run(FILE *out, const struct sched_workload *w, const struct sch
 
 /* Several runs of one workload: each one's Gantt chart, then a table of
  * their averages side by side. */
-void sched_print_comparison(FILE *out, const struct sched_workload *w,
-			    const struct sched_run *runs, int count);
+void sched_print_comparison(FILE *out, const struct sched_workload *w, const struct sched_run *runs,
+			    int count);
 
 /* An SVG picture of the runs: per run, the CPU's Gantt chart and a row of
  * states per process, on one time axis. Returns 0, or -EIO. */

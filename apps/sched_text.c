@@ -10,7 +10,7 @@
 
 #include "sched_render.h"
 
-#define CHART_COLUMNS 64 /* the widest chart; longer schedules are scaled down */
+#define CHART_COLUMNS 64   /* the widest chart; longer schedules are scaled down */
 #define MAX_UNIT_COLUMNS 4 /* the most columns one time unit gets */
 #define WRAP_COLUMNS 100
 #define TRANSITIONS_SHOWN 30 /* per process; a longer history ends with "..." */
@@ -212,9 +212,8 @@ static char state_mark(enum sched_state state)
 
 /* Process i's row: its state in each column, blank before it arrives and
  * after it ends. Its stretches are in time order, so one pass finds them. */
-static void print_state_row(FILE *out, const struct sched_workload *w,
-			    const struct sched_result *r, const struct scale *s, int i,
-			    int name_columns)
+static void print_state_row(FILE *out, const struct sched_workload *w, const struct sched_result *r,
+			    const struct scale *s, int i, int name_columns)
 {
 	static struct line row;
 	line_fill(&row, s->width - 1, ' ');
@@ -247,8 +246,7 @@ static void print_step(FILE *out, int *column, int indent, const char *step)
 	*column += len;
 }
 
-static void print_change(FILE *out, int *column, int indent, bool queues,
-			 struct sched_segment seg)
+static void print_change(FILE *out, int *column, int indent, bool queues, struct sched_segment seg)
 {
 	char step[64];
 	if (queues)
@@ -279,7 +277,8 @@ static void print_history(FILE *out, const struct sched_workload *w, const struc
 		 * still passed through ready: the stretch had no length. */
 		if (seg.state == SCHED_RUNNING && last != SCHED_READY)
 			print_change(out, &column, indent, queues,
-				     (struct sched_segment){i, SCHED_READY, seg.level, seg.start, seg.start});
+				     (struct sched_segment){i, SCHED_READY, seg.level, seg.start,
+							    seg.start});
 		last = seg.state;
 		if (shown++ < TRANSITIONS_SHOWN)
 			print_change(out, &column, indent, queues, seg);
@@ -343,15 +342,16 @@ static void print_times(FILE *out, const struct sched_workload *w, const struct 
 		fprintf(out, "%7ld  %-*s  ", p->arrival, burst_columns, bursts);
 		if (priority)
 			fprintf(out, "%8ld", p->priority);
-		fprintf(out, "%10ld %7ld %9ld %8ld %11ld\n", st->first_run, st->finish, st->response,
-			st->waiting, st->turnaround);
+		fprintf(out, "%10ld %7ld %9ld %8ld %11ld\n", st->first_run, st->finish,
+			st->response, st->waiting, st->turnaround);
 	}
 	fprintf(out, "  ");
 	print_padded(out, "average", name_columns + 2);
 	fprintf(out, "%*s%9.2f %8.2f %11.2f\n", 7 + 2 + burst_columns + 2 + (priority ? 8 : 0) + 19,
 		"", r->avg_response, r->avg_waiting, r->avg_turnaround);
-	fprintf(out, "\n  CPU utilisation %.1f%%: busy %ld of the %ld units from %ld to %ld; "
-		     "%d context switch%s\n",
+	fprintf(out,
+		"\n  CPU utilisation %.1f%%: busy %ld of the %ld units from %ld to %ld; "
+		"%d context switch%s\n",
 		100 * r->utilisation, r->busy, r->end - r->start, r->start, r->end, r->switches,
 		r->switches == 1 ? "" : "es");
 }
@@ -363,14 +363,16 @@ void sched_print_run(FILE *out, const struct sched_workload *w, const struct sch
 	int name_columns = name_columns_of(w);
 	fprintf(out, "Gantt chart (the CPU's time, one box per turn):\n\n");
 	if (s.width < s.span)
-		fprintf(out, "  (scaled down: a column is %.1f units; shorter turns are not drawn)\n\n",
+		fprintf(out,
+			"  (scaled down: a column is %.1f units; shorter turns are not drawn)\n\n",
 			(double)s.span / s.width);
 	print_gantt(out, w, r, &s, name_columns);
 	fprintf(out, "\nStates over time (# running 运行, . ready 就绪, ~ blocked 阻塞):\n\n");
 	for (int i = 0; i < w->count; i++)
 		print_state_row(out, w, r, &s, i, name_columns);
-	fprintf(out, "\nState changes through the five states (new 新建, ready 就绪, running 运行,\n"
-		     "blocked 阻塞, terminated 终止), each with the time it began:\n\n");
+	fprintf(out,
+		"\nState changes through the five states (new 新建, ready 就绪, running 运行,\n"
+		"blocked 阻塞, terminated 终止), each with the time it began:\n\n");
 	for (int i = 0; i < w->count; i++)
 		print_history(out, w, run, i, name_columns);
 	fprintf(out, "\nTimes (response = first run - arrival, waiting = time ready, "
@@ -378,8 +380,8 @@ void sched_print_run(FILE *out, const struct sched_workload *w, const struct sch
 	print_times(out, w, run, name_columns);
 }
 
-void sched_print_comparison(FILE *out, const struct sched_workload *w,
-			    const struct sched_run *runs, int count)
+void sched_print_comparison(FILE *out, const struct sched_workload *w, const struct sched_run *runs,
+			    int count)
 {
 	int name_columns = name_columns_of(w);
 	char title[128];
@@ -396,6 +398,7 @@ void sched_print_comparison(FILE *out, const struct sched_workload *w,
 		const struct sched_result *r = &runs[k].result;
 		sched_describe(&runs[k].config, title, sizeof title);
 		fprintf(out, "  %-36s %8.2f %10.2f %8.2f %7.1f%% %8d %8ld\n", title, r->avg_waiting,
-			r->avg_turnaround, r->avg_response, 100 * r->utilisation, r->switches, r->end);
+			r->avg_turnaround, r->avg_response, 100 * r->utilisation, r->switches,
+			r->end);
 	}
 }

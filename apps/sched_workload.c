@@ -36,8 +36,7 @@ struct line_parser {
 	size_t err_size;
 };
 
-__attribute__((format(printf, 2, 3))) static int fail(struct line_parser *lp,
-						      const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(struct line_parser *lp, const char *fmt, ...)
 {
 	int n = snprintf(lp->err, lp->err_size, "line %d: ", lp->line);
 	va_list ap;
@@ -59,8 +58,8 @@ static char *trim(char *s)
 }
 
 /* A whole decimal number in [min, max] for the field `what`. */
-static int parse_number(struct line_parser *lp, const char *text, const char *what,
-			long min, long max, long *out)
+static int parse_number(struct line_parser *lp, const char *text, const char *what, long min,
+			long max, long *out)
 {
 	char *end;
 	errno = 0;
@@ -104,8 +103,10 @@ static int parse_bursts(struct line_parser *lp, char *text, struct sched_proc *p
 		bool io = p->burst_count % 2 == 1;
 		bool says_io = strncasecmp(word, "io", 2) == 0;
 		if (io != says_io)
-			return fail(lp, "burst '%s' is out of turn: CPU and ioN bursts alternate, "
-					"like '5 io3 4'", word);
+			return fail(lp,
+				    "burst '%s' is out of turn: CPU and ioN bursts alternate, "
+				    "like '5 io3 4'",
+				    word);
 		if (p->burst_count == SCHED_MAX_BURSTS)
 			return fail(lp, "more than %d bursts", SCHED_MAX_BURSTS);
 		long *burst = &p->bursts[p->burst_count++];
@@ -119,7 +120,8 @@ static int parse_bursts(struct line_parser *lp, char *text, struct sched_proc *p
 	for (int i = 0; i < p->burst_count; i++)
 		lp->work += p->bursts[i];
 	if (lp->work > SCHED_WORK_MAX)
-		return fail(lp, "the bursts of the workload add up to more than %d", SCHED_WORK_MAX);
+		return fail(lp, "the bursts of the workload add up to more than %d",
+			    SCHED_WORK_MAX);
 	if (p->burst_count == 0)
 		return fail(lp, "the burst is empty");
 	if (p->burst_count % 2 == 0)

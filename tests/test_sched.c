@@ -194,8 +194,7 @@ static void rr_lone_process_keeps_the_cpu(void **state)
 
 static void priority_textbook(void **state)
 {
-	run("P1, 0, 10, 3\nP2, 0, 1, 1\nP3, 0, 2, 4\nP4, 0, 1, 5\nP5, 0, 5, 2\n",
-	    SCHED_PRIORITY);
+	run("P1, 0, 10, 3\nP2, 0, 1, 1\nP3, 0, 2, 4\nP4, 0, 1, 5\nP5, 0, 5, 2\n", SCHED_PRIORITY);
 	/* Lower number first: P2 0-1, P5 1-6, P1 6-16, P3 16-18, P4 18-19.
 	 * Waits 6, 0, 16, 18, 1: 41/5 = 8.2. */
 	assert_gantt("P2 0-1, P5 1-6, P1 6-16, P3 16-18, P4 18-19");
@@ -503,8 +502,9 @@ static void parser_bounds_the_workload(void **state)
 	char err[256] = "";
 	assert_int_equal(sched_parse(text, &workload, err, sizeof err), -1);
 	assert_string_equal(err, "line 101: more than 100 processes");
-	snprintf(text, sizeof text, "A, 0, 100000 io100000 100000 io100000 100000 io100000 "
-				    "100000 io100000 100000 io100000 100000\n");
+	snprintf(text, sizeof text,
+		 "A, 0, 100000 io100000 100000 io100000 100000 io100000 "
+		 "100000 io100000 100000 io100000 100000\n");
 	assert_int_equal(sched_parse(text, &workload, err, sizeof err), -1);
 	assert_non_null(strstr(err, "add up to more than 1000000"));
 }
@@ -521,7 +521,8 @@ int main(void)
 		cmocka_unit_test_teardown(rr_arrival_queues_before_the_preempted, teardown),
 		cmocka_unit_test_teardown(rr_lone_process_keeps_the_cpu, teardown),
 		cmocka_unit_test_teardown(priority_textbook, teardown),
-		cmocka_unit_test_teardown(priority_waits_for_the_burst_without_preemption, teardown),
+		cmocka_unit_test_teardown(priority_waits_for_the_burst_without_preemption,
+					  teardown),
 		cmocka_unit_test_teardown(preemptive_priority_takes_the_cpu, teardown),
 		cmocka_unit_test_teardown(fcfs_ties_go_by_name, teardown),
 		cmocka_unit_test_teardown(sjf_ties_go_by_arrival_then_name, teardown),
