@@ -85,8 +85,8 @@ struct sched_result {
 	long busy;    /* time the CPU ran a process */
 	int switches; /* times the CPU passed from one process to another */
 	double avg_waiting, avg_turnaround, avg_response;
-	double utilisation; /* busy / (end - start) */
-	size_t segment_cap, cpu_cap;
+	double utilisation;	     /* busy / (end - start) */
+	size_t segment_cap, cpu_cap; /* the arrays' allocated lengths */
 };
 
 /* One algorithm's run: its configuration and what it produced. */
@@ -109,8 +109,10 @@ const char *sched_example_workload(void);
  * it: quantum 2; MLFQ with 3 queues of quanta 2, 4, 8, no aging. */
 void sched_config_default(struct sched_config *c, enum sched_algo algo);
 
-/* Runs the algorithm of c on w into r (zeroed or freed first). Returns 0,
- * -EINVAL for a configuration out of range, -ENOMEM. */
+/* Runs the algorithm of c on w into r, which it overwrites (free an
+ * earlier result first). Returns 0, -EINVAL for a configuration out of
+ * range, -ENOMEM, or -E2BIG for a schedule of more than two million
+ * stretches (fewer or longer turns make it shorter). */
 int sched_simulate(const struct sched_workload *w, const struct sched_config *c,
 		   struct sched_result *r);
 
