@@ -19,6 +19,7 @@ struct command {
 static const struct command commands[] = {
 	{"tour", cmd_tour, "every scenario of the notes, in order, with measured times"},
 	{"bench", cmd_bench, "benchmarks, each beside its peers measured in the same run"},
+	{"sched", cmd_sched, "the notes' scheduling algorithms simulated: Gantt chart, times"},
 };
 
 int cli_usage_error(const char *command, const char *fmt, ...)

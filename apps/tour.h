@@ -10,4 +10,7 @@ void tour_pipe_value_array(void);
 /* tour_coro.c */
 void tour_greenlet(void);
 
+/* cmd_sched.c */
+void tour_sched(void);
+
 #endif

@@ -1,5 +1,6 @@
 /* test_cli.c: the mtask program's contract: --help for every command,
  * --version, and a one-line error with exit status 2 for bad arguments. */
+#include <stdbool.h>
 #include <sys/wait.h>
 
 #include "testutil.h"
@@ -133,6 +134,159 @@ static void the_whole_tour_runs(void **state)
 	assert_non_null(strstr(r.out, "process start + join"));
 }
 
+/* ---- mtask sched ---- */
+
+/* A temporary file holding text; its path in path (unlinked by the caller). */
+static void write_temp(char *path, const char *text)
+{
+	strcpy(path, "/tmp/mtask-sched-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Runs a shell command; true when it exits 0. */
+static bool shell_ok(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	int status = system(cmd);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void skip_without_python(void)
+{
+	if (!shell_ok("python3 -c '' 2>/dev/null"))
+		skip();
+}
+
+static void sched_has_help_and_an_example(void **state)
+{
+	struct run r;
+	run_mtask(&r, "sched --help");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "usage: mtask sched"));
+	assert_non_null(strstr(r.out, "mlfq"));
+	run_mtask(&r, "sched --example");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "editor,"));
+}
+
+static void sched_bad_arguments_give_one_line_and_exit_2(void **state)
+{
+	assert_usage_error("sched --algo lottery", "unknown algorithm 'lottery'");
+	assert_usage_error("sched --quantum 0", "--quantum wants a whole number");
+	assert_usage_error("sched --quantum", "--quantum needs a value");
+	assert_usage_error("sched --levels 9", "--levels wants 1-8");
+	assert_usage_error("sched --quanta 1,x", "--quanta");
+	assert_usage_error("sched --levels 2 --quanta 1,2,3", "--levels 2 but --quanta gives 3");
+	assert_usage_error("sched --aging -1", "--aging");
+	assert_usage_error("sched --bogus", "unknown option '--bogus'");
+	assert_usage_error("sched --json --text", "exclude each other");
+	assert_usage_error("sched a.csv b.csv", "unexpected argument 'b.csv'");
+	assert_usage_error("sched /nonexistent/workload.csv", "cannot read '/nonexistent");
+}
+
+static void sched_bad_workload_names_the_line(void **state)
+{
+	static const struct {
+		const char *text, *words;
+	} cases[] = {
+		{"A, 0, 3\nB, -1, 2\n", "line 2: arrival '-1' is negative"},
+		{"# header\nA, 0\n", "line 2: expected 'name, arrival, burst[, priority]'"},
+		{"A, 0, 3 io2\n", "line 1: the bursts end with IO"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char path[64], args[128];
+		write_temp(path, cases[i].text);
+		snprintf(args, sizeof args, "sched %s", path);
+		assert_usage_error(args, cases[i].words);
+		unlink(path);
+	}
+}
+
+static void sched_prints_the_textbook_round_robin(void **state)
+{
+	char path[64], args[128];
+	write_temp(path, "P1, 0, 24\nP2, 0, 3\nP3, 0, 3\n");
+	snprintf(args, sizeof args, "sched --text --algo rr --quantum 4 %s", path);
+	struct run r;
+	run_mtask(&r, args);
+	unlink(path);
+	assert_int_equal(r.status, 0);
+	/* Waits 6, 4, 7: average 17/3; responses 0, 4, 7: 11/3. */
+	assert_non_null(strstr(r.out, "RR, quantum 4"));
+	assert_non_null(strstr(r.out, "|  P1   | P2  | P3  |"));
+	assert_non_null(strstr(r.out, "P2       new 0, ready 0, running 4, terminated 7\n"));
+	assert_non_null(strstr(r.out, "3.67     5.67"));
+	assert_non_null(strstr(r.out, "CPU utilisation 100.0%"));
+}
+
+static void sched_prints_json_when_piped(void **state)
+{
+	skip_without_python();
+	char path[64];
+	write_temp(path, "P1, 0, 6\nP2, 0, 8\nP3, 0, 7\nP4, 0, 3\n");
+	/* SJF's textbook answer: average waiting 7. */
+	assert_true(shell_ok("'%s' sched --algo sjf %s | python3 -c 'import json, sys; "
+			     "d = json.load(sys.stdin); assert d[\"runs\"][0][\"average\"]"
+			     "[\"waiting\"] == 7, d'",
+			     MTASK_BIN, path));
+	assert_true(shell_ok("'%s' sched --compare --json %s | python3 -c 'import json, sys; "
+			     "assert len(json.load(sys.stdin)[\"runs\"]) == 6'",
+			     MTASK_BIN, path));
+	unlink(path);
+}
+
+static void sched_writes_svg_and_a_trace(void **state)
+{
+	skip_without_python();
+	char svg[] = "/tmp/mtask-sched-svg-XXXXXX", trace[] = "/tmp/mtask-sched-trace-XXXXXX";
+	close(mkstemp(svg));
+	close(mkstemp(trace));
+	char args[256];
+	snprintf(args, sizeof args, "sched --compare --svg %s --trace %s", svg, trace);
+	struct run r;
+	run_mtask(&r, args);
+	assert_int_equal(r.status, 0);
+	assert_true(shell_ok("python3 -c 'import sys, xml.etree.ElementTree as E; "
+			     "root = E.parse(sys.argv[1]).getroot(); "
+			     "assert root.tag == \"{http://www.w3.org/2000/svg}svg\"' %s",
+			     svg));
+	assert_true(shell_ok("python3 -c 'import json, sys; e = json.load(open(sys.argv[1])); "
+			     "names = {x[\"name\"] for x in e if x.get(\"cat\") == \"sched\"}; "
+			     "assert names == {\"ready\", \"running\", \"blocked\"}, names; "
+			     "assert len({x[\"pid\"] for x in e}) == 6' %s",
+			     trace));
+	unlink(svg);
+	unlink(trace);
+	snprintf(args, sizeof args, "sched --svg /nonexistent/dir/x.svg");
+	run_mtask(&r, args);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "cannot write the SVG"));
+}
+
+static void tour_has_the_scheduling_scene(void **state)
+{
+	struct run r;
+	run_mtask(&r, "tour --list");
+	const char *scene = strstr(r.out, ". scheduling:");
+	assert_non_null(scene);
+	while (scene > r.out && scene[-1] != '\n')
+		scene--;
+	char args[64];
+	snprintf(args, sizeof args, "tour --only %d", atoi(scene));
+	run_mtask(&r, args);
+	assert_int_equal(r.status, 0);
+	/* The built-in example's averages, as docs/sched.md works them out. */
+	assert_non_null(strstr(r.out, "SJF                                5.00"));
+	assert_non_null(strstr(r.out, "RR, quantum 2                      6.50"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +296,13 @@ int main(void)
 		cmocka_unit_test(bad_arguments_give_one_line_and_exit_2),
 		cmocka_unit_test(tour_lists_and_runs_scenarios),
 		cmocka_unit_test(the_whole_tour_runs),
+		cmocka_unit_test(sched_has_help_and_an_example),
+		cmocka_unit_test(sched_bad_arguments_give_one_line_and_exit_2),
+		cmocka_unit_test(sched_bad_workload_names_the_line),
+		cmocka_unit_test(sched_prints_the_textbook_round_robin),
+		cmocka_unit_test(sched_prints_json_when_piped),
+		cmocka_unit_test(sched_writes_svg_and_a_trace),
+		cmocka_unit_test(tour_has_the_scheduling_scene),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
