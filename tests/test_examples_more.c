@@ -140,6 +140,33 @@ static void thrown_and_finished_downloads_close_file_then_connection(void **stat
 				   "main: kill returned 0; c.iso started 0, dead 1\n");
 }
 
+/* ---- the hub (gevent) ---- */
+
+static void two_greenlets_sleep_and_download_at_the_same_time(void **state)
+{
+	static struct run r;
+	run_example(&r, "gevent_spawn_join", NULL);
+	assert_string_equal(r.out, "eat start\n"
+				   "start sleep\n"
+				   "eat end\n"
+				   "end sleep\n"
+				   "both slept 1 s, together in 1.0 s\n"
+				   "download a: request sent, waiting\n"
+				   "download b: request sent, waiting\n"
+				   "download a: got \"page\"\n"
+				   "download b: got \"page\"\n"
+				   "two 0.5 s downloads, together in 0.5 s\n");
+	assert_true(r.seconds < 3.0); /* one second of sleeps, not two */
+}
+
+static void the_echo_server_answers_every_client_then_its_group_closes(void **state)
+{
+	static struct run r;
+	run_example(&r, "coro_echo_server", NULL);
+	assert_string_equal(r.out, "10 clients, 5 lines each, echoed in upper case: 10 ok\n"
+				   "group closed: success; greenlets left 0\n");
+}
+
 int main(void)
 {
 #ifdef __SANITIZE_THREAD__
@@ -154,6 +181,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(greenlet_eat_and_play_take_turns_and_play_ends_first),
 		cmocka_unit_test(thrown_and_finished_downloads_close_file_then_connection),
+		cmocka_unit_test(two_greenlets_sleep_and_download_at_the_same_time),
+		cmocka_unit_test(the_echo_server_answers_every_client_then_its_group_closes),
 		cmocka_unit_test(ipc_consumers_eat_each_item_once_and_stop_at_their_sentinels),
 		cmocka_unit_test(joinable_producer_joins_until_the_customer_did_all_ten),
 		cmocka_unit_test(queue_basics_refuses_the_sixth_and_orders_each_kind),
