@@ -508,6 +508,7 @@ static const struct scenario {
 	{"producer and customer processes (JoinableQueue)", tour_producer_customer},
 	{"Pipe, Value and Array between processes", tour_pipe_value_array},
 	{"greenlet: eat and play take turns on one thread", tour_greenlet},
+	{"gevent: greenlets switch while they wait (sleep, IO)", tour_gevent},
 	{"measured on this machine", tour_table},
 };
 

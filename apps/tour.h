@@ -10,4 +10,7 @@ void tour_pipe_value_array(void);
 /* tour_coro.c */
 void tour_greenlet(void);
 
+/* tour_hub.c */
+void tour_gevent(void);
+
 #endif
