@@ -493,6 +493,7 @@ static const struct scenario {
 	const char *title;
 	void (*run)(void);
 } scenarios[] = {
+	{"scheduling: FCFS, SJF, RR and MLFQ share one CPU (mtask sched)", tour_sched},
 	{"fork: one call, two returns (os.fork)", tour_fork},
 	{"orphans: a child whose parent ended first", tour_orphan},
 	{"zombies: an ended child nobody waited for", tour_zombie},
@@ -508,7 +509,7 @@ static const struct scenario {
 	{"producer and customer processes (JoinableQueue)", tour_producer_customer},
 	{"Pipe, Value and Array between processes", tour_pipe_value_array},
 	{"greenlet: eat and play take turns on one thread", tour_greenlet},
-	{"scheduling: FCFS, SJF, RR and MLFQ share one CPU (mtask sched)", tour_sched},
+	{"gevent: greenlets switch while they wait (sleep, IO)", tour_gevent},
 	{"measured on this machine", tour_table},
 };
 

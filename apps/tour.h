@@ -13,4 +13,7 @@ void tour_greenlet(void);
 /* cmd_sched.c */
 void tour_sched(void);
 
+/* tour_hub.c */
+void tour_gevent(void);
+
 #endif

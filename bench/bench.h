@@ -33,7 +33,7 @@
 	X(spawn, "start a trivial process or thread and wait for it to end") \
 	X(sync, "Lock, Condition and Event against pthreads, futexes and Python") \
 	X(queue, "items through queues between threads and processes, against pthreads and Python") \
-	X(coro, "coroutine switch, spawn and memory, against Boost.Context, ucontext and greenlet") \
+	X(coro, "coroutine switch, spawn and memory, greenlet spawn+join, against Boost.Context, ucontext, greenlet and gevent") \
 	X(pipe, "a Pipe round trip between two processes, against pipe(2), eventfd and Python")
 /* clang-format on */
 

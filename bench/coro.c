@@ -20,6 +20,12 @@
  *   it. Python's greenlet copies stacks to the heap instead, and is shown
  *   for scale.
  *
+ * - Hub spawn + join: mt_greenlet_spawn, mt_greenlet_join from outside
+ *   greenlets (which runs the hub), mt_greenlet_free, of a greenlet that
+ *   returns at once, beside gevent.spawn(f).join() (bench/peers/
+ *   gevents.py); 1000 per sample. The target is gevent at least 100x
+ *   slower.
+ *
  * Boost.Context is linked when libboost-context-dev was installed at
  * build time (MTASK_HAVE_BOOST_CONTEXT); otherwise its rows say skipped.
  * Its fcontext API is extern "C", declared here as its header does. */
@@ -34,11 +40,13 @@
 
 #include "bench.h"
 #include "mtask/coro.h"
+#include "mtask/hub.h"
 
 #define CORO_ROUNDS 10
 #define SWITCHES_PER_SAMPLE 20000 /* bench/peers/coros.py's too */
 #define UCONTEXT_SWITCHES_PER_SAMPLE 2000
 #define SPAWNS_PER_SAMPLE 1000 /* coros.py's too */
+#define HUB_SPAWNS_PER_SAMPLE 1000 /* gevents.py's too */
 #define REPORTED_PER 1000
 #define LIVE_COROUTINES 100000
 #define MEMORY_BUDGET (1024.0 * 1024 * 1024) /* for LIVE_COROUTINES */
@@ -46,6 +54,7 @@
 
 #define SWITCH_OP "switch, ping-pong, per 1000 switches"
 #define SPAWN_OP "spawn + run to end + free, per 1000"
+#define HUB_OP "greenlet spawn + join + free (gevent), per 1000"
 #define MEMORY_OP "RSS per live coroutine of 100,000 (bytes: ns = B, us = kB)"
 #define BOOST_IMPL "Boost.Context fcontext (floor)"
 #define BOOST_MISSING "libboost-context-dev was not installed when mtask was built"
@@ -93,6 +102,25 @@ static int mt_spawns(void)
 		mt_coro_free(c);
 		if (got != (void *)i)
 			return -EPROTO;
+	}
+	return 0;
+}
+
+static int return_zero(void *arg)
+{
+	return 0;
+}
+
+static int hub_spawn_joins(void)
+{
+	for (int i = 0; i < HUB_SPAWNS_PER_SAMPLE; i++) {
+		mt_greenlet *g;
+		int err = mt_greenlet_spawn(&g, return_zero, NULL, NULL);
+		if (!err)
+			err = mt_greenlet_join(g, -1);
+		mt_greenlet_free(g);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -257,6 +285,13 @@ static const struct bench_impl spawn_impls[] = {
 	PYTHON_ROW(SPAWN_OP, "spawn", 20),
 };
 
+/* mtask's batch ~60 ms, gevent's ~300 ms (about 33 us per spawn+join). */
+static const struct bench_impl hub_impls[] = {
+	C_ROW(HUB_OP, "mt_greenlet_spawn + join + free", true, NULL, hub_spawn_joins, 300),
+	{.operation = HUB_OP, .implementation = "Python gevent spawn + join",
+	 .peer_script = "gevents.py", .peer_kind = "spawn-join", .batch = 10, .quick_batch = 2},
+};
+
 #define IMPL_COUNT(impls) ((int)(sizeof(impls) / sizeof((impls)[0])))
 
 /* A row filled here rather than by bench_run_rounds; NULL when full. */
@@ -418,7 +453,17 @@ static int run_memory(const struct bench_config *config, struct bench_result *re
 	return err ? err : bench_run_rounds(config, result, &greenlet, 1, rounds);
 }
 
-static void add_targets(struct bench_result *result, int boost, const int mtask[3], int budget)
+/* The hub's rows: mtask's is the reference; its index goes to *mtask. */
+static int run_hub(const struct bench_config *config, struct bench_result *result, int *mtask)
+{
+	*mtask = result->row_count;
+	int err = bench_run_rounds(config, result, hub_impls, IMPL_COUNT(hub_impls), CORO_ROUNDS);
+	for (int i = *mtask; i < result->row_count; i++)
+		bench_row_scale(&result->rows[i], HUB_SPAWNS_PER_SAMPLE / REPORTED_PER);
+	return err;
+}
+
+static void add_targets(struct bench_result *result, int boost, const int mtask[4], int budget)
 {
 	int first = mtask[0]; /* the switch rows follow in switch_impls' order */
 	bench_add_target(result, "mt_coro switch vs Boost.Context fcontext", mtask[0], boost,
@@ -431,13 +476,15 @@ static void add_targets(struct bench_result *result, int boost, const int mtask[
 			 BENCH_AT_LEAST, 1.0);
 	bench_add_target(result, "speedup over greenlet: spawn / mt_coro spawn", mtask[1] + 2,
 			 mtask[1], BENCH_AT_LEAST, 1.0);
+	bench_add_target(result, "speedup over gevent: spawn+join / mt_greenlet", mtask[3] + 1,
+			 mtask[3], BENCH_AT_LEAST, 100.0);
 }
 
 int bench_coro(const struct bench_config *config, struct bench_result *result)
 {
 	_Static_assert(SWITCHES_PER_SAMPLE % (2 * REPORTED_PER) == 0, "whole round trips");
 	_Static_assert(UCONTEXT_SWITCHES_PER_SAMPLE % (2 * REPORTED_PER) == 0, "whole scale");
-	int boost[2], mtask[3], budget;
+	int boost[2], mtask[4], budget;
 	int err = run_operation(config, result, switch_impls, IMPL_COUNT(switch_impls), &boost[0],
 				&mtask[0]);
 	if (!err)
@@ -445,6 +492,8 @@ int bench_coro(const struct bench_config *config, struct bench_result *result)
 				    &mtask[1]);
 	if (!err)
 		err = run_memory(config, result, &budget, &mtask[2]);
+	if (!err)
+		err = run_hub(config, result, &mtask[3]);
 	if (!err)
 		add_targets(result, boost[0], mtask, budget);
 	return err;

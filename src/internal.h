@@ -221,6 +221,9 @@ MT_HIDDEN void mt__watchdog_init_from_env(void);
 MT_HIDDEN void mt__watchdog_check(const struct mt_lock *l);
 MT_HIDDEN void mt__watchdog_done(void);
 
+/* hubmonitor.c: MTASK_HUB_MONITOR=SECONDS starts the hub monitor. */
+MT_HIDDEN void mt__hub_monitor_init_from_env(void);
+
 /* ---- trace.c: the small internal trace API every module uses ---- */
 
 /* The trace file's descriptor, -1 while off. Read inline so that checking

@@ -64,6 +64,7 @@ __attribute__((constructor)) static void library_loaded(void)
 	mt__trace_init_from_env();
 	mt__lockcheck_init_from_env();
 	mt__watchdog_init_from_env();
+	mt__hub_monitor_init_from_env();
 	pthread_atfork(NULL, NULL, after_fork_in_child);
 	atexit(at_program_exit);
 }

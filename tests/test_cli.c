@@ -100,7 +100,7 @@ static void tour_lists_and_runs_scenarios(void **state)
 	run_mtask(&r, "tour --list");
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "fork"));
-	run_mtask(&r, "tour --only 6");
+	run_mtask(&r, "tour --only 7"); /* exit codes */
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "exitcode -15"));
 	assert_non_null(strstr(r.out, "exitcode -9"));
@@ -129,6 +129,7 @@ static void the_whole_tour_runs(void **state)
 	assert_non_null(strstr(r.out, "-> \"pong to ping\""));
 	assert_non_null(strstr(r.out, "under its lock: 4000"));
 	assert_non_null(strstr(r.out, "one written by each: 0 1 4 9"));
+	assert_non_null(strstr(r.out, "the reader got \"hello\""));
 	assert_non_null(strstr(r.out, "  egon eat 1 (吃)\n  egon play 1 (玩)\n  egon eat 2 (吃)\n"
 				      "  egon play 2 (玩)\n  back in main: \"play finished\""));
 	assert_non_null(strstr(r.out, "process start + join"));

@@ -140,6 +140,42 @@ static void thrown_and_finished_downloads_close_file_then_connection(void **stat
 				   "main: kill returned 0; c.iso started 0, dead 1\n");
 }
 
+/* ---- the hub (gevent) ---- */
+
+static void two_greenlets_sleep_and_download_at_the_same_time(void **state)
+{
+	static struct run r;
+	run_example(&r, "gevent_spawn_join", NULL);
+	const char *steps[] = {"eat start\n", "start sleep\n", "eat end\n", "end sleep\n",
+			       "both slept 1 s", "download a: request sent, waiting\n",
+			       "download b: request sent, waiting\n", "download a: got \"page\"\n",
+			       "download b: got \"page\"\n", "two 0.5 s downloads"};
+	for (size_t i = 0; i + 1 < sizeof steps / sizeof steps[0]; i++)
+		assert_in_order(&r, steps[i], steps[i + 1]);
+	/* The waits overlap: one second of sleeps, not two; half a second
+	 * of downloads, not one (with room for a loaded machine). */
+	double sleeps, downloads;
+	scan_line(&r, "both slept", 1, "both slept 1 s, together in %lf s\n", &sleeps);
+	scan_line(&r, "two 0.5 s", 1, "two 0.5 s downloads, together in %lf s\n", &downloads);
+	assert_true(sleeps >= 0.95 && sleeps < 1.9);
+	assert_true(downloads >= 0.45 && downloads < 0.95);
+}
+
+static void hubs_on_two_threads_share_a_port(void **state)
+{
+	static struct run r;
+	run_example(&r, "hub_reuseport", NULL);
+	assert_string_equal(r.out, "2 hubs on 2 threads answered 20 of 20 connections\n");
+}
+
+static void the_echo_server_answers_every_client_then_its_group_closes(void **state)
+{
+	static struct run r;
+	run_example(&r, "coro_echo_server", NULL);
+	assert_string_equal(r.out, "10 clients, 5 lines each, echoed in upper case: 10 ok\n"
+				   "group closed: success; greenlets left 0\n");
+}
+
 int main(void)
 {
 #ifdef __SANITIZE_THREAD__
@@ -154,6 +190,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(greenlet_eat_and_play_take_turns_and_play_ends_first),
 		cmocka_unit_test(thrown_and_finished_downloads_close_file_then_connection),
+		cmocka_unit_test(two_greenlets_sleep_and_download_at_the_same_time),
+		cmocka_unit_test(the_echo_server_answers_every_client_then_its_group_closes),
+		cmocka_unit_test(hubs_on_two_threads_share_a_port),
 		cmocka_unit_test(ipc_consumers_eat_each_item_once_and_stop_at_their_sentinels),
 		cmocka_unit_test(joinable_producer_joins_until_the_customer_did_all_ten),
 		cmocka_unit_test(queue_basics_refuses_the_sixth_and_orders_each_kind),
