@@ -17,13 +17,6 @@
 #include "tour.h"
 #include "mtask/mtask.h"
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void nap(double seconds)
 {
 	struct timespec ts = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9)};
@@ -427,67 +420,6 @@ static void tour_daemons(void)
 }
 
 /* ---- the table ---- */
-
-static int compare_doubles(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median_start_join(bool process, int rounds)
-{
-	double samples[200];
-	if (rounds > 200)
-		rounds = 200;
-	for (int i = 0; i < rounds; i++) {
-		double t0 = now_seconds();
-		if (process) {
-			mt_process *p;
-			if (mt_process_start(&p, return_zero, NULL, NULL) == 0) {
-				mt_process_join(p, -1);
-				mt_process_free(p);
-			}
-		} else {
-			mt_thread *t;
-			if (mt_thread_start(&t, return_zero, NULL, NULL) == 0) {
-				mt_thread_join(t, -1);
-				mt_thread_free(t);
-			}
-		}
-		samples[i] = now_seconds() - t0;
-	}
-	qsort(samples, (size_t)rounds, sizeof samples[0], compare_doubles);
-	return samples[rounds / 2];
-}
-
-/* Measures in a fresh child: by now the tour's own process has had threads,
- * and glibc's fork is slower in a process that ever had more than one (see
- * docs/benchmarks.md). The child starts with one thread, like a program
- * that has just begun; it sends its figures back through shared memory. */
-static int measure_in_child(void *arg)
-{
-	double *figures = arg;
-	figures[0] = median_start_join(true, 100);
-	figures[1] = median_start_join(false, 200);
-	return 0;
-}
-
-static void tour_table(void)
-{
-	double *figures = mmap(NULL, 2 * sizeof(double), PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	mt_process *p;
-	if (figures == MAP_FAILED || mt_process_start(&p, measure_in_child, figures, NULL))
-		return;
-	mt_process_join(p, -1);
-	mt_process_free(p);
-	double process = figures[0], thread = figures[1];
-	munmap(figures, 2 * sizeof(double));
-	printf("  %-28s %12s\n", "operation (median)", "time");
-	printf("  %-28s %9.1f us\n", "thread start + join", thread * 1e6);
-	printf("  %-28s %9.1f us\n", "process start + join", process * 1e6);
-	printf("  a process costs %.0fx a thread here\n", process / thread);
-}
 
 static const struct scenario {
 	const char *title;

@@ -16,4 +16,7 @@ void tour_sched(void);
 /* tour_hub.c */
 void tour_gevent(void);
 
+/* tour_table.c */
+void tour_table(void);
+
 #endif

@@ -133,6 +133,7 @@ static void the_whole_tour_runs(void **state)
 	assert_non_null(strstr(r.out, "  egon eat 1 (吃)\n  egon play 1 (玩)\n  egon eat 2 (吃)\n"
 				      "  egon play 2 (玩)\n  back in main: \"play finished\""));
 	assert_non_null(strstr(r.out, "process start + join"));
+	assert_non_null(strstr(r.out, "a thread switch costs"));
 }
 
 /* ---- mtask sched ---- */

@@ -1,0 +1,180 @@
+/* tour_table.c: the tour's last scene, a table of what the notes' choices
+ * cost on this machine: starting a thread or a process, and switching
+ * between coroutines or between threads.
+ *
+ * Everything is measured in a fresh child: by now the tour's own process
+ * has had threads, and glibc's fork is slower in a process that ever had
+ * more than one (see docs/benchmarks.md). The child starts with one thread,
+ * like a program that has just begun; it sends its figures back through
+ * shared memory. Each figure is the median of many short samples, so a
+ * noisy moment of a shared machine moves it little. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "tour.h"
+#include "mtask/mtask.h"
+
+#define SWITCHES_PER_SAMPLE 2000 /* coroutine switches timed together */
+#define HANDOFFS_PER_SAMPLE 200	 /* thread round trips timed together */
+#define SWITCH_SAMPLES 21
+
+enum figure { PROCESS_START, THREAD_START, CORO_SWITCH, THREAD_SWITCH, FIGURES };
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *samples, int count)
+{
+	qsort(samples, (size_t)count, sizeof samples[0], compare_doubles);
+	return samples[count / 2];
+}
+
+static int return_zero(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+static double median_start_join(bool process, int rounds)
+{
+	double samples[200];
+	for (int i = 0; i < rounds; i++) {
+		double t0 = now_seconds();
+		if (process) {
+			mt_process *p;
+			if (mt_process_start(&p, return_zero, NULL, NULL) == 0) {
+				mt_process_join(p, -1);
+				mt_process_free(p);
+			}
+		} else {
+			mt_thread *t;
+			if (mt_thread_start(&t, return_zero, NULL, NULL) == 0) {
+				mt_thread_join(t, -1);
+				mt_thread_free(t);
+			}
+		}
+		samples[i] = now_seconds() - t0;
+	}
+	return median(samples, rounds);
+}
+
+/* ---- coroutine switch: greenlet's ping-pong ---- */
+
+static mt_coro *main_coro;
+
+static void *echo_forever(void *value)
+{
+	for (;;)
+		value = mt_coro_switch(main_coro, value);
+	return NULL;
+}
+
+static double median_coro_switch(void)
+{
+	double samples[SWITCH_SAMPLES];
+	mt_coro *partner;
+	main_coro = mt_coro_current();
+	if (!main_coro || mt_coro_new(&partner, echo_forever, 0))
+		return 0;
+	for (int s = 0; s < SWITCH_SAMPLES; s++) {
+		double t0 = now_seconds();
+		for (int i = 0; i < SWITCHES_PER_SAMPLE / 2; i++)
+			mt_coro_switch(partner, NULL);
+		samples[s] = (now_seconds() - t0) / SWITCHES_PER_SAMPLE;
+	}
+	mt_coro_kill(partner);
+	mt_coro_free(partner);
+	return median(samples, SWITCH_SAMPLES);
+}
+
+/* ---- thread switch: two threads hand a turn back and forth ---- */
+
+static struct {
+	mt_sem ping, pong;
+	int round_trips;
+} turns;
+
+static int answer_pings(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < turns.round_trips; i++) {
+		mt_sem_acquire(&turns.ping, -1);
+		mt_sem_release(&turns.pong, 1);
+	}
+	return 0;
+}
+
+static double median_thread_switch(void)
+{
+	double samples[SWITCH_SAMPLES];
+	mt_thread *t;
+	mt_sem_init(&turns.ping, 0, 0);
+	mt_sem_init(&turns.pong, 0, 0);
+	turns.round_trips = SWITCH_SAMPLES * HANDOFFS_PER_SAMPLE;
+	if (mt_thread_start(&t, answer_pings, NULL, NULL))
+		return 0;
+	for (int s = 0; s < SWITCH_SAMPLES; s++) {
+		double t0 = now_seconds();
+		for (int i = 0; i < HANDOFFS_PER_SAMPLE; i++) {
+			mt_sem_release(&turns.ping, 1);
+			mt_sem_acquire(&turns.pong, -1);
+		}
+		samples[s] = (now_seconds() - t0) / (2.0 * HANDOFFS_PER_SAMPLE);
+	}
+	mt_thread_join(t, -1);
+	mt_thread_free(t);
+	return median(samples, SWITCH_SAMPLES);
+}
+
+static int measure_in_child(void *arg)
+{
+	double *figures = arg;
+	figures[PROCESS_START] = median_start_join(true, 100);
+	figures[THREAD_START] = median_start_join(false, 200);
+	figures[CORO_SWITCH] = median_coro_switch();
+	figures[THREAD_SWITCH] = median_thread_switch();
+	return 0;
+}
+
+static void print_row(const char *operation, double seconds)
+{
+	if (seconds >= 1e-6)
+		printf("  %-34s %9.1f us\n", operation, seconds * 1e6);
+	else
+		printf("  %-34s %9.1f ns\n", operation, seconds * 1e9);
+}
+
+void tour_table(void)
+{
+	double *figures = mmap(NULL, FIGURES * sizeof(double), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	mt_process *p;
+	if (figures == MAP_FAILED)
+		return;
+	if (mt_process_start(&p, measure_in_child, figures, NULL) == 0) {
+		mt_process_join(p, -1);
+		mt_process_free(p);
+		printf("  %-34s %12s\n", "operation (median)", "time");
+		print_row("thread start + join", figures[THREAD_START]);
+		print_row("process start + join", figures[PROCESS_START]);
+		print_row("thread switch (semaphore turns)", figures[THREAD_SWITCH]);
+		print_row("coroutine switch (mt_coro_switch)", figures[CORO_SWITCH]);
+		printf("  a process start costs %.0fx a thread start here;\n"
+		       "  a thread switch costs %.0fx a coroutine switch\n",
+		       figures[PROCESS_START] / figures[THREAD_START],
+		       figures[THREAD_SWITCH] / figures[CORO_SWITCH]);
+	}
+	munmap(figures, FIGURES * sizeof(double));
+}
