@@ -10,5 +10,6 @@
 #include "mtask/sync.h"
 #include "mtask/thread.h"
 #include "mtask/trace.h"
+#include "mtask/pool.h"
 
 #endif
