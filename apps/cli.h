@@ -21,5 +21,6 @@ bool cli_interactive(void);
 
 int cmd_tour(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_primes(int argc, char **argv);
 
 #endif

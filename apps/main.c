@@ -19,6 +19,7 @@ struct command {
 static const struct command commands[] = {
 	{"tour", cmd_tour, "every scenario of the notes, in order, with measured times"},
 	{"bench", cmd_bench, "benchmarks, each beside its peers measured in the same run"},
+	{"primes", cmd_primes, "sum of the primes below N with 1..K processes, threads or pool workers"},
 };
 
 int cli_usage_error(const char *command, const char *fmt, ...)
