@@ -145,6 +145,120 @@ static void map_times_out(void **state)
 	mt_pool_free(p);
 }
 
+/* ---- imap, imap_unordered ---- */
+
+static void imap_yields_in_order_and_unordered_yields_each_once(void **state)
+{
+	mt_pool *p = new_pool(state, 2);
+	enum { N = 100 };
+	int64_t in[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i % 7 ? i : -ENOTSUP; /* every 7th item fails */
+	for (int ordered = 1; ordered >= 0; ordered--) {
+		mt_imap *it;
+		assert_int_equal(mt_pool_imap(p, task_echo_or_fail, in, sizeof *in, N, 3, ordered,
+					      &it),
+				 0);
+		bool seen[N] = {false};
+		for (int k = 0; k < N; k++) {
+			int64_t out;
+			size_t len, index;
+			int got = mt_imap_next(it, &out, sizeof out, &len, &index, 30);
+			assert_true(index < N && !seen[index]);
+			seen[index] = true;
+			if (ordered)
+				assert_int_equal(index, k);
+			if (index % 7 == 0) {
+				assert_int_equal(got, -ENOTSUP);
+			} else {
+				assert_int_equal(got, 1);
+				assert_int_equal(len, sizeof out);
+				assert_int_equal(out, (int64_t)index);
+			}
+		}
+		assert_int_equal(mt_imap_next(it, NULL, 0, NULL, NULL, 30), 0);
+		mt_imap_free(it);
+	}
+	mt_pool_free(p);
+}
+
+static void imap_keeps_a_result_too_long_for_the_buffer(void **state)
+{
+	mt_pool *p = new_pool(state, 1);
+	int64_t in[2] = {5, 6};
+	mt_imap *it;
+	assert_int_equal(mt_pool_imap(p, task_square, in, sizeof *in, 2, 0, true, &it), 0);
+	char small[4];
+	size_t len = 0;
+	assert_int_equal(mt_imap_next(it, small, sizeof small, &len, NULL, 30), -EMSGSIZE);
+	assert_int_equal(len, sizeof(int64_t));
+	int64_t out;
+	assert_int_equal(mt_imap_next(it, &out, sizeof out, &len, NULL, 30), 1);
+	assert_int_equal(out, 25);
+	mt_imap_free(it); /* before the end: the rest is dropped */
+	mt_pool_free(p);
+}
+
+/* ---- initializer, resize ---- */
+
+static _Thread_local int64_t initialized; /* per worker thread or process */
+
+static int init_worker(void *arg)
+{
+	initialized = *(int64_t *)arg;
+	return 0;
+}
+
+static int task_initialized(const void *arg, size_t len, mt_task_out *out)
+{
+	return mt_task_return(out, &initialized, sizeof initialized);
+}
+
+static void each_worker_runs_the_initializer(void **state)
+{
+	static int64_t token = 4242;
+	mt_pool_opts opts = {.workers = 3, .initializer = init_worker, .initarg = &token};
+	mt_pool *p;
+	assert_int_equal(mt_pool_new(&p, kind_of(state), &opts), 0);
+	mt_future *fs[12];
+	for (int i = 0; i < 12; i++)
+		fs[i] = submit_i64(p, task_initialized, 0);
+	for (int i = 0; i < 12; i++) {
+		assert_int_equal(result_i64(fs[i]), 4242);
+		mt_future_free(fs[i]);
+	}
+	mt_pool_free(p);
+}
+
+static void resize_grows_and_shrinks_a_working_pool(void **state)
+{
+	mt_pool *p = new_pool(state, 1);
+	assert_int_equal(mt_pool_workers(p), 1);
+	assert_int_equal(mt_pool_resize(p, 4), 0);
+	assert_int_equal(mt_pool_workers(p), 4);
+	mt_future *fs[4];
+	for (int i = 0; i < 4; i++)
+		fs[i] = submit_i64(p, task_sleep_ms, 200);
+	for (int i = 0; i < 4; i++) {
+		assert_true(result_i64(fs[i]) > 0);
+		mt_future_free(fs[i]);
+	}
+	assert_int_equal(mt_pool_resize(p, 1), 0);
+	assert_int_equal(mt_pool_workers(p), 1);
+	for (int i = 0; i < 20 && kind_of(state) == MT_POOL_PROCESS &&
+			mt_pool_worker_pids(p, NULL, 0) > 1;
+	     i++)
+		sleep_seconds(0.05);
+	if (kind_of(state) == MT_POOL_PROCESS)
+		assert_int_equal(mt_pool_worker_pids(p, NULL, 0), 1);
+	mt_future *f = submit_i64(p, task_square, 12);
+	assert_int_equal(result_i64(f), 144);
+	mt_future_free(f);
+	mt_pool_close(p);
+	assert_int_equal(mt_pool_resize(p, 2), -EPIPE);
+	mt_pool_free(p);
+}
+
 /* ---- cancel ---- */
 
 static void a_queued_task_cancels_and_a_running_one_does_not(void **state)
@@ -395,6 +509,10 @@ int main(void)
 		BOTH(map_keeps_item_order_in_any_chunking),
 		BOTH(map_reports_the_first_failing_item),
 		BOTH(map_times_out),
+		BOTH(imap_yields_in_order_and_unordered_yields_each_once),
+		BOTH(imap_keeps_a_result_too_long_for_the_buffer),
+		BOTH(each_worker_runs_the_initializer),
+		BOTH(resize_grows_and_shrinks_a_working_pool),
 		BOTH(a_queued_task_cancels_and_a_running_one_does_not),
 		BOTH(done_callbacks_run_once_and_at_once_when_done),
 		BOTH(apply_async_calls_the_callback_or_the_error_callback),
