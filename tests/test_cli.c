@@ -154,6 +154,10 @@ static void the_whole_tour_runs(void **state)
 	assert_non_null(strstr(r.out, "-> \"pong to ping\""));
 	assert_non_null(strstr(r.out, "under its lock: 4000"));
 	assert_non_null(strstr(r.out, "one written by each: 0 1 4 9"));
+	assert_non_null(strstr(r.out, "Pool(2).map(square, range(8)): 0 1 4 9 16 25 36 49"));
+	assert_non_null(strstr(r.out, "worker died: killed by signal 9 (SIGKILL)"));
+	assert_non_null(strstr(r.out, "square(12) = 144"));
+	assert_non_null(strstr(r.out, "sum 45675864"));
 	assert_non_null(strstr(r.out, "  egon eat 1 (吃)\n  egon play 1 (玩)\n  egon eat 2 (吃)\n"
 				      "  egon play 2 (玩)\n  back in main: \"play finished\""));
 	assert_non_null(strstr(r.out, "process start + join"));
