@@ -190,11 +190,11 @@ MT_EXPORT int mt_pool_close(mt_pool *pool);
  * ValueError), -ETIMEDOUT. */
 MT_EXPORT int mt_pool_join(mt_pool *pool, double timeout);
 
-/* mt_pool_terminate - stop at once (Pool.terminate): tasks not done are
- * cancelled (their futures read -ECANCELED, running ones included),
- * worker processes are killed (SIGKILL) and reaped, worker threads end
- * after their current task. Returns 0 once every worker has ended (a
- * thread pool waits for running tasks). */
+/* mt_pool_terminate - stop at once (Pool.terminate): tasks that have not
+ * started are cancelled; a process pool's workers are killed (SIGKILL)
+ * and reaped, and the tasks they ran or had queued read -ECANCELED; a
+ * thread pool's running tasks finish (a thread cannot be killed) and keep
+ * their results. Returns 0 once every worker has ended. */
 MT_EXPORT int mt_pool_terminate(mt_pool *pool);
 
 /* mt_pool_shutdown - Executor.shutdown(wait, cancel_futures): close; if
