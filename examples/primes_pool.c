@@ -1,18 +1,20 @@
 /* primes_pool.c: the notes' exercise, the sum of the primes below 100000
- * by the notes' isPrime (divide by 2 .. n-1), with 1 process and with 4,
- * here on a process pool. Bigger numbers cost more, so the range is cut
+ * (or below argv[1]) by the notes' isPrime (divide by 2 .. n-1), with 1
+ * process and with 4, here on a process pool. Bigger numbers cost more, so the range is cut
  * into 16 chunks of about equal cost (chunk k ends near N * sqrt(k / 16))
  * and the pool hands them out as workers free up. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "mtask/mtask.h"
 
-#define BELOW 100000
 #define CHUNKS 16
+
+static uint64_t below = 100000;
 
 static int is_prime(uint64_t n)
 {
@@ -46,8 +48,8 @@ static uint64_t run(int workers, double *seconds)
 {
 	uint64_t ranges[CHUNKS][2], sums[CHUNKS], total = 0;
 	for (int k = 0; k < CHUNKS; k++) { /* the biggest chunks first */
-		ranges[k][0] = (uint64_t)(BELOW * sqrt((CHUNKS - 1 - k) / (double)CHUNKS));
-		ranges[k][1] = k ? ranges[k - 1][0] : BELOW;
+		ranges[k][0] = (uint64_t)(below * sqrt((CHUNKS - 1 - k) / (double)CHUNKS));
+		ranges[k][1] = k ? ranges[k - 1][0] : below;
 	}
 	double start = now();
 	mt_pool *p;
@@ -63,12 +65,14 @@ static uint64_t run(int workers, double *seconds)
 	return total;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1)
+		below = strtoull(argv[1], NULL, 10);
 	double one, four;
 	uint64_t a = run(1, &one), b = run(4, &four);
-	printf("sum of primes below %d: %llu (1 worker), %llu (4 workers)\n", BELOW,
-	       (unsigned long long)a, (unsigned long long)b);
+	printf("sum of primes below %llu: %llu (1 worker), %llu (4 workers)\n",
+	       (unsigned long long)below, (unsigned long long)a, (unsigned long long)b);
 	fprintf(stderr, "1 worker: %.3f s, 4 workers: %.3f s\n", one, four);
-	return a == 454396537 && b == a ? 0 : 1;
+	return a && b == a ? 0 : 1; /* below 100000: 454396537, the notes' answer */
 }
