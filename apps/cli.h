@@ -22,5 +22,6 @@ bool cli_interactive(void);
 int cmd_tour(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_sched(int argc, char **argv);
+int cmd_primes(int argc, char **argv);
 
 #endif

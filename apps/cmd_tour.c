@@ -440,6 +440,8 @@ static const struct scenario {
 	{"queues: Full, Empty, FIFO, LIFO and priority", tour_queues},
 	{"producer and customer processes (JoinableQueue)", tour_producer_customer},
 	{"Pipe, Value and Array between processes", tour_pipe_value_array},
+	{"pools: Pool.map, futures, and a worker that dies", tour_pool},
+	{"primes: the notes' exercise with 1 and 2 pool workers", tour_primes},
 	{"greenlet: eat and play take turns on one thread", tour_greenlet},
 	{"gevent: greenlets switch while they wait (sleep, IO)", tour_gevent},
 	{"measured on this machine", tour_table},

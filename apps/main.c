@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{"tour", cmd_tour, "every scenario of the notes, in order, with measured times"},
 	{"bench", cmd_bench, "benchmarks, each beside its peers measured in the same run"},
 	{"sched", cmd_sched, "the notes' scheduling algorithms simulated: Gantt chart, times"},
+	{"primes", cmd_primes, "sum of the primes below N with 1..K processes, threads or pool workers"},
 };
 
 int cli_usage_error(const char *command, const char *fmt, ...)

@@ -7,6 +7,10 @@ void tour_queues(void);
 void tour_producer_customer(void);
 void tour_pipe_value_array(void);
 
+/* tour_pool.c */
+void tour_pool(void);
+void tour_primes(void);
+
 /* tour_coro.c */
 void tour_greenlet(void);
 

@@ -1,7 +1,7 @@
 # examples.cmake: included by tests/CMakeLists.txt. test_examples runs every
 # program of examples/ and checks its output; needs MTASK_BUILD_EXAMPLES.
 if(TARGET fork_basics)
-  foreach(part IN ITEMS examples examples_more)
+  foreach(part IN ITEMS examples examples_more examples_pool)
     add_executable(test_${part} ${CMAKE_CURRENT_LIST_DIR}/test_${part}.c)
     target_link_libraries(test_${part} PRIVATE cmocka)
     target_compile_definitions(test_${part} PRIVATE

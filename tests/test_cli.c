@@ -69,7 +69,7 @@ static void help_lists_every_command(void **state)
 
 static void every_command_has_help(void **state)
 {
-	static const char *commands[] = {"tour", "bench"};
+	static const char *commands[] = {"tour", "bench", "primes"};
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		char args[64];
 		struct run r;
@@ -92,6 +92,32 @@ static void bad_arguments_give_one_line_and_exit_2(void **state)
 	assert_usage_error("tour extra", "unexpected argument");
 	assert_usage_error("bench --bogus", "--bogus");
 	assert_usage_error("bench no-such-benchmark", "no-such-benchmark");
+	assert_usage_error("primes --workers 0", "--workers");
+	assert_usage_error("primes --below x", "--below");
+	assert_usage_error("primes --model fiber", "--model");
+	assert_usage_error("primes --model", "needs a value");
+	assert_usage_error("primes extra", "unexpected argument");
+}
+
+/* The sum of the primes below 1000 is 76127, in every model. */
+static void primes_prints_the_sum_in_every_model(void **state)
+{
+	static const char *models[] = {"process", "thread", "pool"};
+	for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+		char args[96];
+		struct run r;
+		snprintf(args, sizeof args, "primes --below 1000 --workers 3 --model %s", models[i]);
+		run_mtask(&r, args);
+		assert_int_equal(r.status, 0);
+		assert_non_null(strstr(r.out, "sum of primes below 1000: 76127"));
+		assert_non_null(strstr(r.out, models[i]));
+	}
+	struct run r;
+	run_mtask(&r, "primes --below 2000 --model thread");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "277050")); /* the table, with its sum */
+	assert_non_null(strstr(r.out, "10 "));
+	assert_non_null(strstr(r.out, "speedup"));
 }
 
 static void tour_lists_and_runs_scenarios(void **state)
@@ -130,6 +156,10 @@ static void the_whole_tour_runs(void **state)
 	assert_non_null(strstr(r.out, "under its lock: 4000"));
 	assert_non_null(strstr(r.out, "one written by each: 0 1 4 9"));
 	assert_non_null(strstr(r.out, "the reader got \"hello\""));
+	assert_non_null(strstr(r.out, "Pool(2).map(square, range(8)): 0 1 4 9 16 25 36 49"));
+	assert_non_null(strstr(r.out, "worker died: killed by signal 9 (SIGKILL)"));
+	assert_non_null(strstr(r.out, "square(12) = 144"));
+	assert_non_null(strstr(r.out, "sum 45675864"));
 	assert_non_null(strstr(r.out, "  egon eat 1 (吃)\n  egon play 1 (玩)\n  egon eat 2 (吃)\n"
 				      "  egon play 2 (玩)\n  back in main: \"play finished\""));
 	assert_non_null(strstr(r.out, "process start + join"));
@@ -297,6 +327,7 @@ int main(void)
 		cmocka_unit_test(every_command_has_help),
 		cmocka_unit_test(bad_arguments_give_one_line_and_exit_2),
 		cmocka_unit_test(tour_lists_and_runs_scenarios),
+		cmocka_unit_test(primes_prints_the_sum_in_every_model),
 		cmocka_unit_test(the_whole_tour_runs),
 		cmocka_unit_test(sched_has_help_and_an_example),
 		cmocka_unit_test(sched_bad_arguments_give_one_line_and_exit_2),

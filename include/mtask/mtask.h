@@ -11,5 +11,6 @@
 #include "mtask/thread.h"
 #include "mtask/trace.h"
 #include "mtask/hub.h"
+#include "mtask/pool.h"
 
 #endif

@@ -1,0 +1,29 @@
+/* primes.h: the notes' exercise, the sum of the primes below N by trial
+ * division, split over K workers of a model (processes, threads, or a
+ * process pool). Shared by `mtask primes`, the tour and `mtask bench
+ * pool`. */
+#ifndef MTASK_BENCH_PRIMES_H
+#define MTASK_BENCH_PRIMES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum primes_model { PRIMES_PROCESS, PRIMES_THREAD, PRIMES_POOL, PRIMES_MODELS };
+
+/* "process", "thread", "pool"; and back (-1 for an unknown name). */
+const char *primes_model_name(enum primes_model model);
+int primes_model_from_name(const char *name);
+
+/* The notes' isPrime: divides n by every number from 2 to n - 1. */
+bool primes_is_prime(uint64_t n);
+
+/* The sum of the primes in [lo, hi). */
+uint64_t primes_sum_range(uint64_t lo, uint64_t hi);
+
+/* The sum of the primes below `below` computed by `workers` workers of
+ * `model`, in chunks of equal cost (testing n costs about n divisions
+ * when n is prime, so chunk k of K ends near below * sqrt(k / K)).
+ * Returns 0 with *sum set, or a negative errno. */
+int primes_sum(uint64_t below, int workers, enum primes_model model, uint64_t *sum);
+
+#endif
