@@ -15,7 +15,10 @@
  * producer and consumer threads, has no lock at all: it is the ring of
  * fifo.c, and every call below hands it over at its top. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "fifo.h"
 #include "internal.h"
@@ -47,6 +50,10 @@ struct mt_queue {
 	struct ranked *heap;
 	uint64_t arrivals;
 	struct mt__fifo *fifo; /* not NULL: the lock-free ring serves this queue */
+	/* mt_queue_fd's eventfd (-1 until asked for), and whether it is
+	 * signalled: only a put that finds it clear writes to it. */
+	_Atomic int fd;
+	_Atomic bool fd_signalled;
 };
 
 int mt_queue_new(mt_queue **qp, int kind, size_t maxsize)
@@ -60,6 +67,7 @@ int mt_queue_new(mt_queue **qp, int kind, size_t maxsize)
 	q->maxsize = maxsize;
 	q->lock = (mt_lock)MT_LOCK_INIT;
 	q->not_empty = q->not_full = q->all_done = (mt_cond)MT_COND_INIT;
+	atomic_init(&q->fd, -1);
 	if (kind == MT_FIFO && maxsize > 0 && maxsize <= MT__FIFO_MAX) {
 		int err = mt__fifo_new(&q->fifo, maxsize);
 		if (err) {
@@ -76,6 +84,8 @@ void mt_queue_free(mt_queue *q)
 	if (!q)
 		return;
 	mt__fifo_free(q->fifo);
+	if (atomic_load(&q->fd) >= 0)
+		close(atomic_load(&q->fd));
 	free(q->ring);
 	free(q->heap);
 	free(q);
@@ -237,8 +247,50 @@ static bool is_empty(mt_queue *q)
 	return count_of(q) == 0;
 }
 
-static int queue_put(mt_queue *q, enum end end, int64_t priority, void *item,
-		     double timeout)
+/* ---- the descriptor of mt_queue_fd ---- */
+
+/* After a put (or a close): make the descriptor readable, unless it is. */
+static void signal_fd(mt_queue *q)
+{
+	int fd = atomic_load_explicit(&q->fd, memory_order_acquire);
+	if (fd >= 0 && !atomic_exchange(&q->fd_signalled, true))
+		(void)!write(fd, &(uint64_t){1}, sizeof(uint64_t));
+}
+
+/* After a get found q empty: clear the descriptor, then look again, so
+ * that a put racing the clear cannot leave an item behind a quiet one. */
+static void clear_fd(mt_queue *q)
+{
+	int fd = atomic_load_explicit(&q->fd, memory_order_acquire);
+	uint64_t count;
+	if (fd < 0 || !atomic_exchange(&q->fd_signalled, false))
+		return;
+	(void)!read(fd, &count, sizeof count);
+	if (!is_empty(q) || closed(q))
+		signal_fd(q);
+}
+
+int mt_queue_fd(mt_queue *q)
+{
+	if (!q)
+		return -EINVAL;
+	int fd = atomic_load_explicit(&q->fd, memory_order_acquire);
+	if (fd >= 0)
+		return fd;
+	int made = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (made < 0)
+		return -errno;
+	if (!atomic_compare_exchange_strong(&q->fd, &fd, made)) {
+		close(made); /* another thread made one first */
+		return fd;
+	}
+	if (!is_empty(q) || closed(q))
+		signal_fd(q);
+	return made;
+}
+
+static int queue_put_item(mt_queue *q, enum end end, int64_t priority, void *item,
+			  double timeout)
 {
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
@@ -258,8 +310,8 @@ static int queue_put(mt_queue *q, enum end end, int64_t priority, void *item,
 	return err;
 }
 
-static int queue_get(mt_queue *q, enum end end, void **item, int64_t *priority,
-		     double timeout)
+static int queue_get_item(mt_queue *q, enum end end, void **item, int64_t *priority,
+			  double timeout)
 {
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
@@ -280,6 +332,24 @@ static int queue_get(mt_queue *q, enum end end, void **item, int64_t *priority,
 		mt_cond_notify(&q->not_full, 1);
 	}
 	mt_lock_release(&q->lock);
+	return err;
+}
+
+/* ---- put and get, with the descriptor kept in step ---- */
+
+static int queue_put(mt_queue *q, enum end end, int64_t priority, void *item, double timeout)
+{
+	int err = queue_put_item(q, end, priority, item, timeout);
+	if (err == 0)
+		signal_fd(q);
+	return err;
+}
+
+static int queue_get(mt_queue *q, enum end end, void **item, int64_t *priority, double timeout)
+{
+	int err = queue_get_item(q, end, item, priority, timeout);
+	if (err == -EAGAIN || err == -EPIPE)
+		clear_fd(q);
 	return err;
 }
 
@@ -393,6 +463,7 @@ void mt_queue_close(mt_queue *q)
 {
 	if (q->fifo) {
 		mt__fifo_close(q->fifo);
+		signal_fd(q);
 		return;
 	}
 	mt_lock_acquire(&q->lock, -1);
@@ -400,6 +471,7 @@ void mt_queue_close(mt_queue *q)
 	mt_cond_notify_all(&q->not_empty);
 	mt_cond_notify_all(&q->not_full);
 	mt_lock_release(&q->lock);
+	signal_fd(q);
 }
 
 bool mt_queue_closed(mt_queue *q)

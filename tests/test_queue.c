@@ -3,6 +3,7 @@
  * many producers and consumers losing or duplicating nothing. */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdatomic.h>
 
 #include "mtask/mtask.h"
@@ -488,6 +489,55 @@ static void join_waits_for_every_consumer_on_the_ring(void **state)
 	mt_queue_free(q);
 }
 
+/* ---- polling a queue's descriptor ---- */
+
+static bool readable(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+static int put_42_later(void *arg)
+{
+	usleep(20000);
+	return mt_queue_put(arg, as_item(42), -1);
+}
+
+/* The ring (a bound of 8), the lock (unbounded) and a LIFO behave alike:
+ * readable while an item waits, quiet once a get found it empty, woken
+ * by another thread's put, readable for good once closed. */
+static void a_queue_fd_polls_readable_while_items_wait(void **state)
+{
+	int kinds[] = {MT_FIFO, MT_FIFO, MT_LIFO};
+	size_t bounds[] = {8, 0, 0};
+	int fds_before = count_open_fds();
+	for (int k = 0; k < 3; k++) {
+		mt_queue *q = new_queue(kinds[k], bounds[k]);
+		assert_int_equal(mt_queue_put(q, as_item(1), 0), 0); /* before the fd */
+		int fd = mt_queue_fd(q);
+		assert_true(fd >= 0);
+		assert_int_equal(mt_queue_fd(q), fd);
+		assert_true(readable(fd, 0));
+		assert_int_equal(take(q), 1);
+		void *item;
+		assert_int_equal(mt_queue_get_nowait(q, &item), -EAGAIN);
+		assert_false(readable(fd, 0));
+		mt_thread *t = start_thread(put_42_later, q);
+		assert_true(readable(fd, 10000));
+		assert_int_equal(take(q), 42);
+		assert_int_equal(join_thread(t), 0);
+		assert_int_equal(mt_queue_get_nowait(q, &item), -EAGAIN);
+		assert_false(readable(fd, 0));
+		mt_queue_close(q);
+		assert_true(readable(fd, 0));
+		assert_int_equal(mt_queue_get_nowait(q, &item), -EPIPE);
+		assert_true(readable(fd, 0)); /* closed stays readable */
+		mt_queue_free(q);
+	}
+	assert_int_equal(mt_queue_fd(NULL), -EINVAL);
+	assert_int_equal(count_open_fds(), fds_before); /* free closed each */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +558,7 @@ int main(void)
 		cmocka_unit_test(every_item_arrives_exactly_once_through_many_threads),
 		cmocka_unit_test(a_bounded_fifo_is_full_at_exactly_its_maxsize),
 		cmocka_unit_test(join_waits_for_every_consumer_on_the_ring),
+		cmocka_unit_test(a_queue_fd_polls_readable_while_items_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

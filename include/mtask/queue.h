@@ -117,6 +117,18 @@ MT_EXPORT void mt_queue_close(mt_queue *q);
 /* mt_queue_closed - true once mt_queue_close was called. */
 MT_EXPORT bool mt_queue_closed(mt_queue *q);
 
+/* mt_queue_fd - a descriptor that polls readable (POLLIN) while q may
+ * hold an item, or once it is closed: to wait for a queue beside sockets,
+ * process sentinels and futures (mt_future_fd). Readable is a hint, as for
+ * a socket several threads read: when poll says so, take items with
+ * timeout 0 until -EAGAIN; the get that finds the queue empty clears the
+ * descriptor, and the next put makes it readable again. Made on the first
+ * call (an eventfd), owned by q (mt_queue_free closes it). Until then,
+ * puts and gets pay nothing for it; afterwards a put into a queue that
+ * was drained, and a get that finds it empty, make one system call.
+ * Returns the descriptor, or -EMFILE/-ENFILE/-ENOMEM. Thread-safe. */
+MT_EXPORT int mt_queue_fd(mt_queue *q);
+
 /* mt_queue_free - release q and its storage (not the items). No thread may
  * be using q, or use it afterwards. NULL is ignored. */
 MT_EXPORT void mt_queue_free(mt_queue *q);
