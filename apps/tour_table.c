@@ -1,6 +1,7 @@
 /* tour_table.c: the tour's last scene, a table of what the notes' choices
- * cost on this machine: starting a thread or a process, and switching
- * between coroutines or between threads.
+ * cost on this machine: starting a thread or a process, switching between
+ * coroutines or between threads, and the notes' prime sum with 1, 2 and 4
+ * pool workers.
  *
  * Everything is measured in a fresh child: by now the tour's own process
  * has had threads, and glibc's fork is slower in a process that ever had
@@ -13,14 +14,23 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "primes.h"
 #include "tour.h"
 #include "mtask/mtask.h"
 
 #define SWITCHES_PER_SAMPLE 2000 /* coroutine switches timed together */
 #define HANDOFFS_PER_SAMPLE 200	 /* thread round trips timed together */
 #define SWITCH_SAMPLES 21
+#define PRIMES_BELOW 30000 /* ~0.1 s for one worker */
 
-enum figure { PROCESS_START, THREAD_START, CORO_SWITCH, THREAD_SWITCH, FIGURES };
+enum figure {
+	PROCESS_START,
+	THREAD_START,
+	CORO_SWITCH,
+	THREAD_SWITCH,
+	PRIMES_1, /* then PRIMES_2, PRIMES_4 */
+	FIGURES = PRIMES_1 + 3
+};
 
 static double now_seconds(void)
 {
@@ -138,9 +148,22 @@ static double median_thread_switch(void)
 	return median(samples, SWITCH_SAMPLES);
 }
 
+/* The time of primes_sum through a pool of `workers`, pool start
+ * included, as `mtask primes` times it; 0 when it failed. */
+static double time_primes(int workers)
+{
+	uint64_t sum;
+	double t0 = now_seconds();
+	if (primes_sum(PRIMES_BELOW, workers, PRIMES_POOL, &sum))
+		return 0;
+	return now_seconds() - t0;
+}
+
 static int measure_in_child(void *arg)
 {
 	double *figures = arg;
+	for (int i = 0; i < 3; i++)
+		figures[PRIMES_1 + i] = time_primes(1 << i);
 	figures[PROCESS_START] = median_start_join(true, 100);
 	figures[THREAD_START] = median_start_join(false, 200);
 	figures[CORO_SWITCH] = median_coro_switch();
@@ -150,7 +173,9 @@ static int measure_in_child(void *arg)
 
 static void print_row(const char *operation, double seconds)
 {
-	if (seconds >= 1e-6)
+	if (seconds >= 1e-3)
+		printf("  %-34s %9.1f ms\n", operation, seconds * 1e3);
+	else if (seconds >= 1e-6)
 		printf("  %-34s %9.1f us\n", operation, seconds * 1e6);
 	else
 		printf("  %-34s %9.1f ns\n", operation, seconds * 1e9);
@@ -171,10 +196,19 @@ void tour_table(void)
 		print_row("process start + join", figures[PROCESS_START]);
 		print_row("thread switch (semaphore turns)", figures[THREAD_SWITCH]);
 		print_row("coroutine switch (mt_coro_switch)", figures[CORO_SWITCH]);
+		for (int i = 0; i < 3; i++) {
+			char what[64];
+			snprintf(what, sizeof what, "primes below %d, %d pool worker%s",
+				 PRIMES_BELOW, 1 << i, i ? "s" : "");
+			print_row(what, figures[PRIMES_1 + i]);
+		}
 		printf("  a process start costs %.0fx a thread start here;\n"
-		       "  a thread switch costs %.0fx a coroutine switch\n",
+		       "  a thread switch costs %.0fx a coroutine switch;\n"
+		       "  2 and 4 pool workers sum the primes %.2fx and %.2fx as fast as 1\n",
 		       figures[PROCESS_START] / figures[THREAD_START],
-		       figures[THREAD_SWITCH] / figures[CORO_SWITCH]);
+		       figures[THREAD_SWITCH] / figures[CORO_SWITCH],
+		       figures[PRIMES_1] / figures[PRIMES_1 + 1],
+		       figures[PRIMES_1] / figures[PRIMES_1 + 2]);
 	}
 	munmap(figures, FIGURES * sizeof(double));
 }

@@ -164,6 +164,7 @@ static void the_whole_tour_runs(void **state)
 				      "  egon play 2 (玩)\n  back in main: \"play finished\""));
 	assert_non_null(strstr(r.out, "process start + join"));
 	assert_non_null(strstr(r.out, "a thread switch costs"));
+	assert_non_null(strstr(r.out, "primes below 30000, 4 pool workers"));
 }
 
 /* ---- mtask sched ---- */
