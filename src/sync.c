@@ -146,18 +146,6 @@ static int lock_sleep(mt_lock *l, const mt__deadline *deadline)
 	return got;
 }
 
-/* Lock waits that sleep appear in the trace as spans named after the lock. */
-static int lock_sleep_traced(mt_lock *l, const mt__deadline *deadline)
-{
-	if (!mt__trace_on())
-		return lock_sleep(l, deadline);
-	double start_us = mt__now_us();
-	int err = lock_sleep(l, deadline);
-	char unnamed[32];
-	mt__trace_wait("lock", mt__lock_name(l, unnamed, sizeof unnamed), start_us, err);
-	return err;
-}
-
 /* Before it marks a thread-only lock's word and sleeps, a waiter gives its
  * CPU away a few times and looks again. Marking the word is what costs
  * under contention: the holder's next release then makes a FUTEX_WAKE,
@@ -171,7 +159,7 @@ static int lock_sleep_traced(mt_lock *l, const mt__deadline *deadline)
  * acquire, this halved the time per contended increment. */
 #define LOCK_YIELDS 4
 
-static int lock_wait(mt_lock *l, const mt__deadline *deadline)
+static int lock_yield_then_sleep(mt_lock *l, const mt__deadline *deadline)
 {
 	_Atomic uint32_t *state = word(&l->state);
 	for (int i = 0; i < LOCK_YIELDS && !is_shared(l->flags); i++) {
@@ -179,7 +167,21 @@ static int lock_wait(mt_lock *l, const mt__deadline *deadline)
 		if (atomic_load_explicit(state, memory_order_relaxed) == 0 && lock_try(state))
 			return 0;
 	}
-	return lock_sleep_traced(l, deadline);
+	return lock_sleep(l, deadline);
+}
+
+/* A contended wait appears in the trace as a span named after the lock,
+ * yields and sleep alike: on a busy machine the yields alone can last as
+ * long as the holder keeps the lock. */
+static int lock_wait(mt_lock *l, const mt__deadline *deadline)
+{
+	if (!mt__trace_on())
+		return lock_yield_then_sleep(l, deadline);
+	double start_us = mt__now_us();
+	int err = lock_yield_then_sleep(l, deadline);
+	char unnamed[32];
+	mt__trace_wait("lock", mt__lock_name(l, unnamed, sizeof unnamed), start_us, err);
+	return err;
 }
 
 static void set_owner(mt_lock *l, int32_t tid)
