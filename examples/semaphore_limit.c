@@ -13,6 +13,9 @@
 enum { WORKERS = 10, BOUND = 3 };
 
 static mt_sem semaphore;
+/* The starting gun: every worker exists before any takes the semaphore,
+ * so that a slow thread start cannot keep the first three apart. */
+static mt_event start;
 /* Guards the two counters, and keeps each line in step with them. */
 static mt_lock count_lock = MT_LOCK_INIT;
 static int inside;
@@ -28,6 +31,7 @@ static int worker(void *arg)
 {
 	long id = (long)arg;
 
+	mt_event_wait(&start, -1);
 	mt_sem_acquire(&semaphore, -1);
 	mt_lock_acquire(&count_lock, -1);
 	inside++;
@@ -53,9 +57,11 @@ int main(void)
 	mt_thread *threads[WORKERS];
 
 	mt_sem_init_bounded(&semaphore, BOUND, 0);
+	mt_event_init(&start, 0);
 	for (long i = 0; i < WORKERS; i++)
 		if (mt_thread_start(&threads[i], worker, (void *)i, NULL))
 			return 1;
+	mt_event_set(&start);
 	for (int i = 0; i < WORKERS; i++) {
 		mt_thread_join(threads[i], -1);
 		mt_thread_free(threads[i]);

@@ -378,25 +378,44 @@ static void futures_wait_first_and_all_completed(void **state)
 	mt_pool_free(p);
 }
 
+/* The read end of a pipe a task blocks on until the test writes a byte:
+ * made before the pool, so a process pool's workers inherit it. */
+static int gate[2] = {-1, -1};
+
+static int task_wait_for_gate(const void *arg, size_t len, mt_task_out *out)
+{
+	char byte;
+	return read(gate[0], &byte, 1) == 1 ? 0 : -EIO;
+}
+
+/* Completion order without timing: the first task is held until the
+ * other three are done, so it must come out of as_completed last. */
 static void as_completed_gives_each_future_once_in_completion_order(void **state)
 {
+	assert_int_equal(pipe(gate), 0);
 	mt_pool *p = new_pool(state, 2);
-	int64_t ms[4] = {300, 1, 150, 0};
 	mt_future *fs[4];
-	for (int i = 0; i < 4; i++)
-		fs[i] = submit_i64(p, task_sleep_ms, ms[i]);
-	assert_int_equal(mt_future_wait(fs[3], 30), 0);
+	fs[0] = submit_i64(p, task_wait_for_gate, 0);
+	for (int i = 1; i < 4; i++)
+		fs[i] = submit_i64(p, task_sleep_ms, 2 * i);
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(mt_future_wait(fs[i], 30), 0);
 	mt_as_completed *ac;
 	assert_int_equal(mt_as_completed_new(&ac, fs, 4), 0);
 	mt_future *got[4];
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		assert_int_equal(mt_as_completed_next(ac, &got[i], 30), 1);
+	assert_int_equal(mt_as_completed_next(ac, &got[3], 0), -ETIMEDOUT); /* held */
+	assert_int_equal(write(gate[1], "x", 1), 1);
+	assert_int_equal(mt_as_completed_next(ac, &got[3], 30), 1);
 	mt_future *none;
 	assert_int_equal(mt_as_completed_next(ac, &none, 0), 0);
-	assert_ptr_equal(got[3], fs[0]); /* the slowest comes last */
+	assert_ptr_equal(got[3], fs[0]); /* the held one comes last */
 	for (int i = 0; i < 4; i++)
 		for (int j = i + 1; j < 4; j++)
 			assert_ptr_not_equal(got[i], got[j]);
+	close(gate[0]);
+	close(gate[1]);
 	mt_as_completed_free(ac);
 	for (int i = 0; i < 4; i++)
 		mt_future_free(fs[i]);
