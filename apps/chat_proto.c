@@ -131,6 +131,13 @@ const char *chat_error_reply(enum chat_error e)
 	return e >= 0 && e < CHAT_ERR_COUNT ? replies[e] : "\nerror";
 }
 
+const char *chat_error_reason(enum chat_error e)
+{
+	const char *reply = chat_error_reply(e);
+	reply += reply[0] == '\n';
+	return strncmp(reply, "error: ", 7) ? reply : reply + 7;
+}
+
 /* snprintf's result as a message length: -1 when it did not fit. */
 static int fitted(int n, size_t cap)
 {

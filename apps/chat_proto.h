@@ -75,6 +75,10 @@ bool chat_name_reserved(const char *name, size_t len);
  * (docs/chat.md lists them); "" for CHAT_OK. */
 const char *chat_error_reply(enum chat_error e);
 
+/* chat_error_reason - the reply without its leading newline and "error: ",
+ * for a log line or a message on stderr. */
+const char *chat_error_reason(enum chat_error e);
+
 /* Formatters: each writes the message into buf (cap bytes, always
  * NUL-terminated when cap > 0) and returns its length, or -1 when it would
  * not fit in cap - 1 bytes or in CHAT_DATAGRAM_MAX. */

@@ -22,5 +22,7 @@ bool cli_interactive(void);
 int cmd_tour(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_sched(int argc, char **argv);
+int cmd_chat_server(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 #endif

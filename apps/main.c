@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	{"tour", cmd_tour, "every scenario of the notes, in order, with measured times"},
 	{"bench", cmd_bench, "benchmarks, each beside its peers measured in the same run"},
 	{"sched", cmd_sched, "the notes' scheduling algorithms simulated: Gantt chart, times"},
+	{"chat-server", cmd_chat_server, "the notes' UDP chat room server; stdin lines are 管理员's"},
+	{"chat", cmd_chat, "the notes' chat room client, with line editing"},
 };
 
 int cli_usage_error(const char *command, const char *fmt, ...)
