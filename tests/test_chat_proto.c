@@ -173,6 +173,8 @@ static void every_error_has_a_reply(void **state)
 		const char *reply = chat_error_reply((enum chat_error)e);
 		assert_true(reply[0] == '\n' && strlen(reply) > 1);
 		assert_true(chat_utf8_valid(reply, strlen(reply)));
+		const char *reason = chat_error_reason((enum chat_error)e);
+		assert_true(reason[0] != '\n' && strncmp(reason, "error", 5));
 	}
 }
 
