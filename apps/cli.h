@@ -23,5 +23,7 @@ int cmd_tour(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_sched(int argc, char **argv);
 int cmd_primes(int argc, char **argv);
+int cmd_chat_server(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 #endif

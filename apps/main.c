@@ -21,6 +21,8 @@ static const struct command commands[] = {
 	{"bench", cmd_bench, "benchmarks, each beside its peers measured in the same run"},
 	{"sched", cmd_sched, "the notes' scheduling algorithms simulated: Gantt chart, times"},
 	{"primes", cmd_primes, "sum of the primes below N with 1..K processes, threads or pool workers"},
+	{"chat-server", cmd_chat_server, "the notes' UDP chat room server; stdin lines are 管理员's"},
+	{"chat", cmd_chat, "the notes' chat room client, with line editing"},
 };
 
 int cli_usage_error(const char *command, const char *fmt, ...)
@@ -59,7 +61,7 @@ static void print_help(void)
 	       "commands:\n",
 	       mt_version());
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		printf("  %-8s %s\n", commands[i].name, commands[i].summary);
+		printf("  %-11s %s\n", commands[i].name, commands[i].summary);
 	printf("\n'mtask COMMAND --help' describes a command.\n"
 	       "Set MTASK_TRACE=FILE to record a Perfetto timeline of any command.\n");
 }

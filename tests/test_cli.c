@@ -320,6 +320,35 @@ static void tour_has_the_scheduling_scene(void **state)
 	assert_non_null(strstr(r.out, "RR, quantum 2                      6.50"));
 }
 
+static void chat_commands_have_help(void **state)
+{
+	static const char *commands[] = {"chat-server", "chat"};
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		char args[64];
+		struct run r;
+		snprintf(args, sizeof args, "%s --help", commands[i]);
+		run_mtask(&r, args);
+		assert_int_equal(r.status, 0);
+		assert_non_null(strstr(r.out, "usage: mtask"));
+		assert_non_null(strstr(r.out, "--port"));
+	}
+}
+
+static void chat_bad_arguments_give_one_line_and_exit_2(void **state)
+{
+	assert_usage_error("chat-server --port 70000", "--port wants 0-65535");
+	assert_usage_error("chat-server --port", "needs a value");
+	assert_usage_error("chat-server --max-users 0", "--max-users wants");
+	assert_usage_error("chat-server --idle -1", "--idle wants");
+	assert_usage_error("chat-server --bogus", "unknown option");
+	assert_usage_error("chat-server extra", "unexpected argument");
+	assert_usage_error("chat --port 0", "--port wants 1-65535");
+	assert_usage_error("chat --idle 5", "unknown option");
+	assert_usage_error("chat --host no.such.host.invalid", "cannot resolve");
+	assert_usage_error("chat 'bob smith'", "a name may not hold a space");
+	assert_usage_error("chat alice bob", "unexpected argument");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +366,8 @@ int main(void)
 		cmocka_unit_test(sched_prints_json_when_piped),
 		cmocka_unit_test(sched_writes_svg_and_a_trace),
 		cmocka_unit_test(tour_has_the_scheduling_scene),
+		cmocka_unit_test(chat_commands_have_help),
+		cmocka_unit_test(chat_bad_arguments_give_one_line_and_exit_2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
