@@ -61,7 +61,7 @@ static void print_help(void)
 	       "commands:\n",
 	       mt_version());
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		printf("  %-11s %s\n", commands[i].name, commands[i].summary);
+		printf("  %-12s %s\n", commands[i].name, commands[i].summary);
 	printf("\n'mtask COMMAND --help' describes a command.\n"
 	       "Set MTASK_TRACE=FILE to record a Perfetto timeline of any command.\n");
 }
