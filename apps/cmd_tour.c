@@ -62,7 +62,9 @@ static void tour_zombie(void)
 	pid_t pid = fork();
 	if (pid == 0)
 		_exit(0);
-	nap(0.05);
+	/* Wait for its end without reaping it (WNOWAIT): a zombie for sure. */
+	siginfo_t info;
+	waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT);
 	printf("  a raw child that ended unreaped is in state '%c' (Z = zombie)\n",
 	       process_state(pid));
 	waitpid(pid, NULL, 0);

@@ -13,6 +13,9 @@
 enum { CARS = 8, CYCLES = 2, PHASE_MS = 60, CAR_GAP_MS = 30 };
 
 static mt_event green = MT_EVENT_INIT; /* starts clear: red */
+/* The light starts its cycles once the first car has looked at it, so the
+ * first car meets a red light however slowly threads start. */
+static mt_event first_car_looked = MT_EVENT_INIT;
 /* Held while the light changes and prints, and while a car looks at the
  * light and says it waits: so a "waiting" line always comes before the
  * "绿灯" that lets that car go. It is not needed for the event itself. */
@@ -40,6 +43,7 @@ static void change_light(int to_green)
 static int traffic_light(void *arg)
 {
 	long cycles = (long)arg;
+	mt_event_wait(&first_car_looked, -1);
 	for (long cycle = 0; cycle < cycles; cycle++) {
 		change_light(0);
 		sleep_ms(PHASE_MS);
@@ -58,6 +62,8 @@ static int car(void *arg)
 	if (!mt_event_is_set(&green))
 		printf("car %ld 在等待 (waits at the red light)\n", id);
 	mt_lock_release(&light_lock);
+	if (id == 0)
+		mt_event_set(&first_car_looked);
 
 	/* Sleeps (no spinning) until set(); returns at once while green. */
 	mt_event_wait(&green, -1);

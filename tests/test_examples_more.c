@@ -152,13 +152,15 @@ static void two_greenlets_sleep_and_download_at_the_same_time(void **state)
 			       "download b: got \"page\"\n", "two 0.5 s downloads"};
 	for (size_t i = 0; i + 1 < sizeof steps / sizeof steps[0]; i++)
 		assert_in_order(&r, steps[i], steps[i + 1]);
-	/* The waits overlap: one second of sleeps, not two; half a second
-	 * of downloads, not one (with room for a loaded machine). */
+	/* The order above proves the waits overlap (both downloads wait
+	 * before either gets its page); the times only must not be shorter
+	 * than the waits. An upper bound would be a bet on the machine's
+	 * load. */
 	double sleeps, downloads;
 	scan_line(&r, "both slept", 1, "both slept 1 s, together in %lf s\n", &sleeps);
 	scan_line(&r, "two 0.5 s", 1, "two 0.5 s downloads, together in %lf s\n", &downloads);
-	assert_true(sleeps >= 0.95 && sleeps < 1.9);
-	assert_true(downloads >= 0.45 && downloads < 0.95);
+	assert_true(sleeps >= 0.95);
+	assert_true(downloads >= 0.45);
 }
 
 static void hubs_on_two_threads_share_a_port(void **state)

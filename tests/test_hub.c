@@ -89,7 +89,8 @@ static int sleep_then_note(void *arg)
 static void sleepers_wake_in_the_order_of_their_deadlines(void **state)
 {
 	reset_trail();
-	struct sleeper s[] = {{0.06, "c"}, {0.02, "a"}, {0.04, "b"}, {0, "0"}};
+	/* 100 ms apart: a busy machine may delay a greenlet's start by tens. */
+	struct sleeper s[] = {{0.3, "c"}, {0.1, "a"}, {0.2, "b"}, {0, "0"}};
 	mt_greenlet *g[4];
 	for (int i = 0; i < 4; i++)
 		g[i] = spawn(sleep_then_note, &s[i]);
