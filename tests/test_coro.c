@@ -12,7 +12,7 @@
 #include "testutil.h"
 
 #if defined(__SANITIZE_THREAD__)
-#define MANY_COROUTINES 2000 /* TSan's fibers are heavy; the VMA count is not its subject */
+#define MANY_COROUTINES 300 /* TSan makes a fiber per coroutine (~20 ms each when busy); the VMA count is not its subject */
 #elif defined(__SANITIZE_ADDRESS__)
 /* ASan makes each spawn dear (~1 ms on a busy machine); 20,000 guarded
  * stacks would still need 20,000 maps lines if guards split the mapping. */
