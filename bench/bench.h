@@ -34,7 +34,8 @@
 	X(sync, "Lock, Condition and Event against pthreads, futexes and Python") \
 	X(queue, "items through queues between threads and processes, against pthreads and Python") \
 	X(coro, "coroutine switch, spawn and memory, greenlet spawn+join, against Boost.Context, ucontext, greenlet and gevent") \
-	X(pipe, "a Pipe round trip between two processes, against pipe(2), eventfd and Python")
+	X(pipe, "a Pipe round trip between two processes, against pipe(2), eventfd and Python") \
+	X(hubio, "the hub's IO on epoll and on io_uring: greenlet round trips, connections")
 /* clang-format on */
 
 #define BENCH_ROWS_MAX 16

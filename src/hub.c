@@ -565,6 +565,12 @@ void mt__hub_idle(struct mt__hub *h)
 	mt__waitq_wake_all(h, &h->idle, 0);
 }
 
+const char *mt_hub_backend(void)
+{
+	struct mt__hub *h = mt__hub_get();
+	return h ? mt__poller_name(h->poller) : "none";
+}
+
 size_t mt_hub_live(void)
 {
 	struct mt__hub *h = this_hub;

@@ -174,6 +174,13 @@ MT_EXPORT int mt_hub_wait(double timeout);
  * have not ended. */
 MT_EXPORT size_t mt_hub_live(void);
 
+/* mt_hub_backend - the readiness backend of the calling thread's hub
+ * (made now if the thread has none): "epoll" or "uring", as chosen by
+ * the environment variable MTASK_HUB_BACKEND=epoll|uring when the hub was
+ * made (epoll by default, and when io_uring cannot be had); "none" if
+ * the hub could not be made (out of memory). */
+MT_EXPORT const char *mt_hub_backend(void);
+
 /* ---- Timeout: a deadline over a block of calls ---- */
 
 /* One Timeout block, gevent's `with Timeout(seconds):`, kept by the
