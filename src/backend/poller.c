@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "backend/poller.h"
+#include "mtask/common.h"
 
 #ifndef MTASK_HAVE_LIBURING
 const struct mt__poller_backend *const mt__poller_uring = NULL;
@@ -43,7 +44,7 @@ int mt__poller_create(struct mt__poller **p)
 			return 0;
 		warn_once(want, err == -ENOSYS || err == -EINVAL
 					? "this kernel's io_uring lacks multishot poll"
-					: strerror(-err));
+					: mt_strerror(err));
 	}
 	return mt__poller_epoll.create(p);
 }
