@@ -311,9 +311,11 @@ const char *mt_greenlet_name(const mt_greenlet *g)
 	return g && g->fiber.coro ? mt_coro_name(g->fiber.coro) : "?";
 }
 
+/* A thread without a hub runs no greenlet: asking makes none (the
+ * LD_PRELOAD library asks at every socket call of every thread). */
 mt_greenlet *mt_greenlet_current(void)
 {
-	struct mt__hub *h = mt__hub_get();
+	struct mt__hub *h = mt__hub_peek();
 	return h ? mt__hub_current_greenlet(h) : NULL;
 }
 
