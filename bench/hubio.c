@@ -32,7 +32,7 @@
 
 #define HUBIO_ROUNDS 10
 #define TRIPS_PER_SAMPLE 100
-#define URING_MISSING "io_uring is not available (liburing at build time, Linux 5.13+, allowed)"
+#define URING_MISSING "no io_uring: liburing missing at build time, Linux < 5.13, or turned off"
 
 /* ---- the backend of the batch's hub ---- */
 
