@@ -16,13 +16,17 @@ static int return_arg(void *arg)
 }
 
 static mt_lock contended = MT_LOCK_INIT_NAMED("contended");
-static mt_event held;
+static mt_event held, coming;
 
+/* Holds the lock until the main thread is about to wait for it, and a
+ * moment more: on a loaded machine a fixed hold could end before the
+ * main thread even tried, and then it would not wait at all. */
 static int hold_the_lock_a_moment(void *arg)
 {
 	mt_lock_acquire(&contended, -1);
 	mt_event_set(&held);
-	struct timespec moment = {0, 30 * 1000 * 1000};
+	mt_event_wait(&coming, 10);
+	struct timespec moment = {0, 50 * 1000 * 1000};
 	nanosleep(&moment, NULL);
 	mt_lock_release(&contended);
 	return 0;
@@ -35,8 +39,10 @@ static void do_traced_work(void)
 {
 	mt_thread *holder;
 	mt_event_init(&held, 0);
+	mt_event_init(&coming, 0);
 	if (mt_thread_start(&holder, hold_the_lock_a_moment, NULL, NULL) == 0) {
 		mt_event_wait(&held, -1);
+		mt_event_set(&coming);
 		mt_lock_acquire(&contended, -1); /* sleeps: a "lock" span */
 		mt_lock_release(&contended);
 		mt_thread_join(holder, -1);
