@@ -27,17 +27,8 @@
 
 static struct mt__fd_slot *slot_for(struct mt__hub *h, int fd)
 {
-	if ((size_t)fd >= h->fd_capacity) {
-		size_t capacity = h->fd_capacity ? h->fd_capacity : 64;
-		while (capacity <= (size_t)fd)
-			capacity *= 2;
-		struct mt__fd_slot *grown = realloc(h->fds, capacity * sizeof *grown);
-		if (!grown)
-			return NULL;
-		memset(grown + h->fd_capacity, 0, (capacity - h->fd_capacity) * sizeof *grown);
-		h->fds = grown;
-		h->fd_capacity = capacity;
-	}
+	if (mt__fd_table_reserve((void **)&h->fds, &h->fd_capacity, sizeof *h->fds, fd))
+		return NULL;
 	return &h->fds[fd];
 }
 

@@ -23,7 +23,10 @@
 #ifndef MTASK_BACKEND_POLLER_H
 #define MTASK_BACKEND_POLLER_H
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -101,6 +104,26 @@ static inline int mt__poller_wait(struct mt__poller *p, struct mt__poll_event *o
 static inline const char *mt__poller_name(const struct mt__poller *p)
 {
 	return p->backend->name;
+}
+
+/* Tables indexed by descriptor (the hub's slots, a backend's watches):
+ * makes *table, of *capacity elements of size bytes, hold index fd (>= 0),
+ * doubling it and zeroing what it adds, so that after warm-up a wait
+ * allocates nothing. Returns 0 or -ENOMEM. */
+static inline int mt__fd_table_reserve(void **table, size_t *capacity, size_t size, int fd)
+{
+	if ((size_t)fd < *capacity)
+		return 0;
+	size_t grown_capacity = *capacity ? *capacity : 64;
+	while (grown_capacity <= (size_t)fd)
+		grown_capacity *= 2;
+	char *grown = realloc(*table, grown_capacity * size);
+	if (!grown)
+		return -ENOMEM;
+	memset(grown + *capacity * size, 0, (grown_capacity - *capacity) * size);
+	*table = grown;
+	*capacity = grown_capacity;
+	return 0;
 }
 
 #endif

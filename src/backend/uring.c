@@ -116,21 +116,12 @@ static void uring_destroy(struct mt__poller *pp)
 	free(p);
 }
 
-/* ---- the watch table, grown by doubling like the hub's ---- */
+/* ---- the watch table ---- */
 
 static struct watch *watch_for(struct uring_poller *p, int fd)
 {
-	if ((size_t)fd >= p->capacity) {
-		size_t capacity = p->capacity ? p->capacity : 64;
-		while (capacity <= (size_t)fd)
-			capacity *= 2;
-		struct watch *grown = realloc(p->watches, capacity * sizeof *grown);
-		if (!grown)
-			return NULL;
-		memset(grown + p->capacity, 0, (capacity - p->capacity) * sizeof *grown);
-		p->watches = grown;
-		p->capacity = capacity;
-	}
+	if (mt__fd_table_reserve((void **)&p->watches, &p->capacity, sizeof *p->watches, fd))
+		return NULL;
 	return &p->watches[fd];
 }
 
