@@ -187,14 +187,32 @@ static int one_connection(void)
 #define CONNECTION_OP "loopback TCP connection: accept, connect, 1 byte each way, close"
 
 static const struct bench_impl hubio_impls[] = {
-	{.operation = TRIP_OP, .implementation = "epoll (default)", .reference = true,
-	 .setup = setup_trips_epoll, .op = round_trips, .batch = 200, .quick_batch = 10},
-	{.operation = TRIP_OP, .implementation = "io_uring multishot poll",
-	 .setup = setup_trips_uring, .op = round_trips, .batch = 200, .quick_batch = 10},
-	{.operation = CONNECTION_OP, .implementation = "epoll (default)", .reference = true,
-	 .setup = setup_connections_epoll, .op = one_connection, .batch = 500, .quick_batch = 20},
-	{.operation = CONNECTION_OP, .implementation = "io_uring multishot poll",
-	 .setup = setup_connections_uring, .op = one_connection, .batch = 500, .quick_batch = 20},
+	{.operation = TRIP_OP,
+	 .implementation = "epoll (default)",
+	 .reference = true,
+	 .setup = setup_trips_epoll,
+	 .op = round_trips,
+	 .batch = 200,
+	 .quick_batch = 10},
+	{.operation = TRIP_OP,
+	 .implementation = "io_uring multishot poll",
+	 .setup = setup_trips_uring,
+	 .op = round_trips,
+	 .batch = 200,
+	 .quick_batch = 10},
+	{.operation = CONNECTION_OP,
+	 .implementation = "epoll (default)",
+	 .reference = true,
+	 .setup = setup_connections_epoll,
+	 .op = one_connection,
+	 .batch = 500,
+	 .quick_batch = 20},
+	{.operation = CONNECTION_OP,
+	 .implementation = "io_uring multishot poll",
+	 .setup = setup_connections_uring,
+	 .op = one_connection,
+	 .batch = 500,
+	 .quick_batch = 20},
 };
 
 static void add_skipped(struct bench_result *result, const struct bench_impl *impl)
@@ -212,7 +230,8 @@ int bench_hubio(const struct bench_config *config, struct bench_result *result)
 	bool uring = uring_available();
 	int err = 0;
 	for (int i = 0; !err && i < 4; i += 2) {
-		err = bench_run_rounds(config, result, &hubio_impls[i], uring ? 2 : 1, HUBIO_ROUNDS);
+		err = bench_run_rounds(config, result, &hubio_impls[i], uring ? 2 : 1,
+				       HUBIO_ROUNDS);
 		if (!err && !uring)
 			add_skipped(result, &hubio_impls[i + 1]);
 	}

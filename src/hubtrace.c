@@ -31,8 +31,7 @@ static const char *fd_direction(struct mt__hub *h, const struct mt__waiter *w)
 	return s->writer == w ? "write" : "read";
 }
 
-void mt__hub_trace_describe(struct mt__hub *h, const struct mt__waiter *w, char *buf,
-			    size_t size)
+void mt__hub_trace_describe(struct mt__hub *h, const struct mt__waiter *w, char *buf, size_t size)
 {
 	if (w->fd >= 0)
 		snprintf(buf, size, "%s fd %d", fd_direction(h, w), w->fd);

@@ -26,7 +26,8 @@ static atomic_flag warned = ATOMIC_FLAG_INIT;
 static void warn_once(const char *setting, const char *why)
 {
 	if (!atomic_flag_test_and_set(&warned))
-		fprintf(stderr, "mtask: hub: MTASK_HUB_BACKEND=%s: %s; using epoll\n", setting, why);
+		fprintf(stderr, "mtask: hub: MTASK_HUB_BACKEND=%s: %s; using epoll\n", setting,
+			why);
 }
 
 int mt__poller_create(struct mt__poller **p)

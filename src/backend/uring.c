@@ -42,8 +42,8 @@
 #include "backend/poller.h"
 
 #define SUBMIT_ENTRIES 256
-#define COMPLETE_ENTRIES 4096	  /* room for many wake-ups between two waits */
-#define OWN_REMOVAL UINT64_MAX	  /* the user data of our cancellations */
+#define COMPLETE_ENTRIES 4096  /* room for many wake-ups between two waits */
+#define OWN_REMOVAL UINT64_MAX /* the user data of our cancellations */
 
 /* What the ring watches for one descriptor. */
 struct watch {
