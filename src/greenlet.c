@@ -56,6 +56,8 @@ static void *greenlet_main(void *arg)
 {
 	mt_greenlet *g = arg;
 	g->hub->current = g;
+	if (mt__trace_on())
+		g->run_start_us = mt__now_us();
 	if (g->delay > 0 && !g->fiber.killed)
 		mt_hub_sleep(g->delay); /* a kill meanwhile ends the greenlet there */
 	if (g->fiber.killed)
@@ -87,6 +89,8 @@ static void init_record(struct mt__hub *h, mt_greenlet *g, mt_fn fn, void *arg,
 	g->exitcode = MT_NOEXIT;
 	g->ended = false;
 	g->delay = opts ? opts->delay : 0;
+	g->run_start_us = 0;
+	g->trace_id = 0;
 	g->joiners = (mt_hub_waitq){NULL, NULL};
 	g->group = opts ? opts->group : NULL;
 	mt__list_add(&h->live, &g->live_node);
@@ -145,6 +149,8 @@ static void leave_group(struct mt__hub *h, mt_greenlet *g)
 
 void mt__greenlet_ended(struct mt__hub *h, mt_greenlet *g)
 {
+	if (mt__trace_on())
+		mt__hub_trace_run_end(g, g->exitcode);
 	g->ended = true;
 	mt__list_del(&g->live_node);
 	leave_group(h, g);
@@ -207,6 +213,7 @@ static int join_until(mt_greenlet *g, uint64_t deadline)
 		return -EDEADLK;
 	struct mt__waiter w;
 	mt__waiter_init(&w);
+	w.joined = g;
 	mt__waitq_push(&g->joiners, &w.link);
 	return mt__park(h, &w, deadline);
 }
@@ -304,9 +311,11 @@ const char *mt_greenlet_name(const mt_greenlet *g)
 	return g && g->fiber.coro ? mt_coro_name(g->fiber.coro) : "?";
 }
 
+/* A thread without a hub runs no greenlet: asking makes none (the
+ * LD_PRELOAD library asks at every socket call of every thread). */
 mt_greenlet *mt_greenlet_current(void)
 {
-	struct mt__hub *h = mt__hub_get();
+	struct mt__hub *h = mt__hub_peek();
 	return h ? mt__hub_current_greenlet(h) : NULL;
 }
 
@@ -337,6 +346,7 @@ static int group_join_until(mt_group *grp, uint64_t deadline)
 	while (!err && grp->size) {
 		struct mt__waiter w;
 		mt__waiter_init(&w);
+		w.what = "group join";
 		mt__waitq_push(&grp->emptied, &w.link);
 		err = mt__park(grp->hub, &w, deadline);
 	}

@@ -394,9 +394,10 @@ static int park_fiber(struct mt__hub *h, struct mt__fiber *self, struct mt__wait
 	return w->result;
 }
 
-int mt__park(struct mt__hub *h, struct mt__waiter *w, uint64_t deadline)
+/* The wait itself, for g (NULL: the code outside greenlets). */
+static int park(struct mt__hub *h, mt_greenlet *g, struct mt__waiter *w, uint64_t deadline)
 {
-	mt_greenlet *g = mt__hub_current_greenlet(h), *previous = h->current;
+	mt_greenlet *previous = h->current;
 	struct mt__fiber outside, *self;
 	if (g) {
 		self = &g->fiber;
@@ -408,6 +409,38 @@ int mt__park(struct mt__hub *h, struct mt__waiter *w, uint64_t deadline)
 	int result = park_fiber(h, self, w, deadline);
 	mt__unwait(h, w);
 	h->current = g ? g : previous;
+	return result;
+}
+
+/* A wait while tracing: the caller's run ends, the wait is described
+ * before it starts (its descriptor slot is undone by the time it ends),
+ * and a new run begins when the caller is back. A yield is no wait: it
+ * only splits the run. */
+static int park_traced(struct mt__hub *h, mt_greenlet *g, struct mt__waiter *w,
+		       uint64_t deadline)
+{
+	char what[160];
+	bool yield = w->fired;
+	if (!yield)
+		mt__hub_trace_describe(h, w, what, sizeof what);
+	if (g)
+		mt__hub_trace_run_end(g, MT_NOEXIT);
+	double start_us = mt__now_us();
+	int result = park(h, g, w, deadline);
+	/* A sleep that reached its own deadline did what it was for. */
+	bool slept = w->what && !strcmp(w->what, "sleep") && result == -ETIMEDOUT &&
+		     mt__now_ns() >= deadline;
+	if (!yield)
+		mt__hub_trace_wait(h, g, what, start_us, slept ? 0 : result);
+	if (g)
+		g->run_start_us = mt__now_us();
+	return result;
+}
+
+int mt__park(struct mt__hub *h, struct mt__waiter *w, uint64_t deadline)
+{
+	mt_greenlet *g = mt__hub_current_greenlet(h);
+	int result = mt__trace_on() ? park_traced(h, g, w, deadline) : park(h, g, w, deadline);
 	/* A wait that succeeded returns (a lock handed over stays held);
 	 * the kill takes effect at the next wait. */
 	if (g && g->fiber.killed && !g->fiber.exiting && result < 0)
@@ -488,6 +521,7 @@ int mt_hub_sleep(double seconds)
 		return -ENOMEM;
 	struct mt__waiter w;
 	mt__waiter_init(&w);
+	w.what = "sleep";
 	if (seconds == 0) {
 		w.fired = true;
 		return mt__park(h, &w, MT__FOREVER);
@@ -519,6 +553,7 @@ int mt_hub_wait(double timeout)
 	while (!err && h->live_count) {
 		struct mt__waiter w;
 		mt__waiter_init(&w);
+		w.what = "hub wait";
 		mt__waitq_push(&h->idle, &w.link);
 		err = mt__park(h, &w, deadline);
 	}
@@ -528,6 +563,12 @@ int mt_hub_wait(double timeout)
 void mt__hub_idle(struct mt__hub *h)
 {
 	mt__waitq_wake_all(h, &h->idle, 0);
+}
+
+const char *mt_hub_backend(void)
+{
+	struct mt__hub *h = mt__hub_get();
+	return h ? mt__poller_name(h->poller) : "none";
 }
 
 size_t mt_hub_live(void)

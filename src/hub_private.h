@@ -62,6 +62,10 @@ struct mt__waiter {
 	int fd;			   /* >= 0: waiting on this descriptor */
 	uint32_t fd_events;	   /* MT__POLL_* ready when woken */
 	bool fired;		   /* woken; queued to run */
+	/* For traces only: what is waited for ("sleep", "lock"; NULL for a
+	 * yield, which is no wait), and a join's greenlet. */
+	const char *what;
+	const struct mt_greenlet *joined;
 };
 
 /* A descriptor the hub knows. */
@@ -84,6 +88,8 @@ struct mt_greenlet {
 	struct mt__list group_node;
 	struct mt__list live_node; /* in the hub's live greenlets */
 	mt_greenlet *next_free;	   /* in the hub's record cache */
+	double run_start_us;	   /* tracing: when its current run began, 0 unknown */
+	uint32_t trace_id;	   /* tracing: its waits' track, 0 until it has one */
 };
 
 struct mt_group {
@@ -118,6 +124,7 @@ struct mt__hub {
 	struct mt__list monitor_node;
 	uint64_t monitor_seen_switches, monitor_since_ns;
 	bool monitor_reported;
+	uint32_t trace_ids; /* tracing: the last greenlet's trace_id */
 };
 
 /* The calling thread's hub, made on first use; NULL on -ENOMEM. */
@@ -179,6 +186,19 @@ MT_HIDDEN void mt__wake_link(struct mt__hub *h, struct mt__wait_link *link, int 
 MT_HIDDEN void mt__hub_fd_unwait(struct mt__hub *h, struct mt__waiter *w);
 MT_HIDDEN void mt__hub_fd_ready(struct mt__hub *h, int fd, uint32_t events);
 MT_HIDDEN void mt__hub_fds_free(struct mt__hub *h);
+
+/* hubtrace.c: greenlet runs and hub waits in the trace (trace.h), called
+ * only while tracing is on. A run is a span on the thread's track named
+ * after the greenlet, from its start or its last wait's end to its next
+ * wait or its end (with the exit code). A wait is an async span on a
+ * track of the waiting greenlet's (or of the thread's code outside
+ * greenlets) named after what it waited for, with how it ended. */
+MT_HIDDEN void mt__hub_trace_run_end(mt_greenlet *g, int exitcode);
+/* Writes what w waits for into buf ("sleep", "read fd 5", "join g1"). */
+MT_HIDDEN void mt__hub_trace_describe(struct mt__hub *h, const struct mt__waiter *w, char *buf,
+				      size_t size);
+MT_HIDDEN void mt__hub_trace_wait(struct mt__hub *h, mt_greenlet *g, const char *what,
+				  double start_us, int result);
 
 /* hubmonitor.c: hubs register with the monitor while they live. */
 MT_HIDDEN void mt__hub_monitor_add(struct mt__hub *h);

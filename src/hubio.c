@@ -27,17 +27,8 @@
 
 static struct mt__fd_slot *slot_for(struct mt__hub *h, int fd)
 {
-	if ((size_t)fd >= h->fd_capacity) {
-		size_t capacity = h->fd_capacity ? h->fd_capacity : 64;
-		while (capacity <= (size_t)fd)
-			capacity *= 2;
-		struct mt__fd_slot *grown = realloc(h->fds, capacity * sizeof *grown);
-		if (!grown)
-			return NULL;
-		memset(grown + h->fd_capacity, 0, (capacity - h->fd_capacity) * sizeof *grown);
-		h->fds = grown;
-		h->fd_capacity = capacity;
-	}
+	if (mt__fd_table_reserve((void **)&h->fds, &h->fd_capacity, sizeof *h->fds, fd))
+		return NULL;
 	return &h->fds[fd];
 }
 
@@ -60,14 +51,18 @@ void mt__hub_fd_unwait(struct mt__hub *h, struct mt__waiter *w)
 	w->fd = -1;
 }
 
+/* A backend that stopped watching fd (MT__POLL_DISARMED) wakes its
+ * waiters too: they try their call again and, on EAGAIN, add fd anew. */
 void mt__hub_fd_ready(struct mt__hub *h, int fd, uint32_t events)
 {
 	struct mt__fd_slot *s = known_slot(h, fd);
 	if (!s)
 		return;
-	if (s->reader && (events & (MT__POLL_IN | MT__POLL_ERR)))
+	if (events & MT__POLL_DISARMED)
+		s->registered = false;
+	if (s->reader && (events & (MT__POLL_IN | MT__POLL_ERR | MT__POLL_DISARMED)))
 		mt__wake(h, s->reader, (int)events);
-	if (s->writer && (events & (MT__POLL_OUT | MT__POLL_ERR)))
+	if (s->writer && (events & (MT__POLL_OUT | MT__POLL_ERR | MT__POLL_DISARMED)))
 		mt__wake(h, s->writer, (int)events);
 }
 
@@ -105,15 +100,13 @@ static int register_fd(struct mt__hub *h, int fd, struct mt__fd_slot *s)
 	return 0;
 }
 
-/* Waits in the hub for events (MT__POLL_IN and/or OUT) on fd. Returns
- * the events that came (> 0), or a negative errno. */
-static int wait_in_hub(struct mt__hub *h, int fd, uint32_t events, uint64_t deadline)
+/* One wait in the hub for events on fd, registering it first if the
+ * poller does not watch it. */
+static int park_on_fd(struct mt__hub *h, int fd, uint32_t events, uint64_t deadline)
 {
-	struct mt__fd_slot *s = slot_for(h, fd);
+	struct mt__fd_slot *s = slot_for(h, fd); /* again: the table may have moved */
 	if (!s)
 		return -ENOMEM;
-	if (((events & MT__POLL_IN) && s->reader) || ((events & MT__POLL_OUT) && s->writer))
-		return -EBUSY;
 	if (!s->registered) {
 		int ready = register_fd(h, fd, s);
 		if (ready)
@@ -131,6 +124,23 @@ static int wait_in_hub(struct mt__hub *h, int fd, uint32_t events, uint64_t dead
 		h->fd_waits++;
 	}
 	return mt__park(h, &w, deadline);
+}
+
+/* Waits in the hub for events (MT__POLL_IN and/or OUT) on fd. Returns
+ * the events that came (> 0), or a negative errno. A wake-up that only
+ * says the poller stopped watching fd waits again. */
+static int wait_in_hub(struct mt__hub *h, int fd, uint32_t events, uint64_t deadline)
+{
+	struct mt__fd_slot *s = slot_for(h, fd);
+	if (!s)
+		return -ENOMEM;
+	if (((events & MT__POLL_IN) && s->reader) || ((events & MT__POLL_OUT) && s->writer))
+		return -EBUSY;
+	int got;
+	do
+		got = park_on_fd(h, fd, events, deadline);
+	while (got > 0 && !(got & (events | MT__POLL_ERR)));
+	return got;
 }
 
 /* Waits with ppoll outside greenlets; same results. */

@@ -24,11 +24,12 @@ static int wait_begin(double timeout, uint64_t *deadline, struct mt__hub **h)
 	return *h ? 0 : -ENOMEM;
 }
 
-/* Queues the caller on q and parks it. */
-static int wait_on(struct mt__hub *h, mt_hub_waitq *q, uint64_t deadline)
+/* Queues the caller on q and parks it; what names the wait in traces. */
+static int wait_on(struct mt__hub *h, mt_hub_waitq *q, uint64_t deadline, const char *what)
 {
 	struct mt__waiter w;
 	mt__waiter_init(&w);
+	w.what = what;
 	mt__waitq_push(q, &w.link);
 	return mt__park(h, &w, deadline);
 }
@@ -51,7 +52,7 @@ int mt_hub_lock_acquire(mt_hub_lock *l, double timeout)
 	}
 	if (l->holder == me)
 		return -EDEADLK;
-	return wait_on(h, &l->waiters, deadline); /* 0: the releaser made us holder */
+	return wait_on(h, &l->waiters, deadline, "lock"); /* 0: the releaser made us holder */
 }
 
 int mt_hub_lock_release(mt_hub_lock *l)
@@ -98,7 +99,7 @@ int mt_hub_event_wait(mt_hub_event *e, double timeout)
 	int err = wait_begin(timeout, &deadline, &h);
 	if (err || e->set)
 		return err;
-	return wait_on(h, &e->waiters, deadline);
+	return wait_on(h, &e->waiters, deadline, "event");
 }
 
 /* ---- Semaphore ---- */
@@ -124,7 +125,7 @@ int mt_hub_sem_acquire(mt_hub_sem *s, double timeout)
 		s->value--;
 		return 0;
 	}
-	return wait_on(h, &s->waiters, deadline); /* 0: a unit was handed over */
+	return wait_on(h, &s->waiters, deadline, "semaphore"); /* 0: a unit was handed over */
 }
 
 int mt_hub_sem_release(mt_hub_sem *s)
@@ -238,6 +239,7 @@ int mt_chan_send(mt_chan *ch, void *item, double timeout)
 		return err;
 	struct mt__waiter w;
 	mt__waiter_init(&w);
+	w.what = "channel send";
 	w.link.item = item;
 	mt__waitq_push(&ch->senders, &w.link);
 	return mt__park(ch->hub, &w, deadline);
@@ -253,6 +255,7 @@ int mt_chan_recv(mt_chan *ch, void **item, double timeout)
 		return err;
 	struct mt__waiter w;
 	mt__waiter_init(&w);
+	w.what = "channel recv";
 	mt__waitq_push(&ch->receivers, &w.link);
 	err = mt__park(ch->hub, &w, deadline);
 	if (!err)
@@ -324,6 +327,7 @@ static int select_wait(mt_chan_op *ops, size_t n, uint64_t deadline)
 	struct mt__wait_link links[MT_CHAN_SELECT_MAX];
 	struct mt__waiter w;
 	mt__waiter_init(&w);
+	w.what = "channel select";
 	for (size_t i = 0; i < n; i++) {
 		links[i] = (struct mt__wait_link){.waiter = &w, .index = (int)i, .item = ops[i].item};
 		mt_chan *ch = ops[i].ch;

@@ -250,4 +250,13 @@ MT_HIDDEN void mt__trace_wait(const char *cat, const char *name, double start_us
 MT_HIDDEN void mt__trace_process_name(int pid, const char *name);
 MT_HIDDEN void mt__trace_thread_name(int pid, int tid, const char *name);
 
+/* A wait on a track of its own: a nestable async span ("ph":"b" and "e",
+ * written together when the wait has ended) in category cat, named name
+ * (what was waited for), from start_us to now. id keys the track (one per
+ * waiting task), owner names the task in the begin's arguments, and the
+ * end's say how it ended: "result" ok (result >= 0), timeout
+ * (-ETIMEDOUT), cancelled (-ECANCELED), or error with its errno. */
+MT_HIDDEN void mt__trace_async_wait(const char *cat, const char *name, uint64_t id,
+				    const char *owner, double start_us, int result);
+
 #endif

@@ -70,16 +70,23 @@ static void json_escape(char *out, size_t size, const char *s)
 	out[n] = '\0';
 }
 
-static void emit_line(const char *line, int len)
+/* Writes len bytes of text (a buffer of size bytes, which snprintf may
+ * have overflowed: then nothing is written). */
+static void emit_text(const char *text, int len, size_t size)
 {
-	if (len <= 0 || len >= EVENT_MAX)
+	if (len <= 0 || (size_t)len >= size)
 		return;
 	atomic_fetch_add(&trace.writing, 1);
 	int fd = atomic_load(&mt__trace_fd);
-	if (fd >= 0 && write(fd, line, (size_t)len) < 0) {
+	if (fd >= 0 && write(fd, text, (size_t)len) < 0) {
 		/* A full disk loses events, never the program. */
 	}
 	atomic_fetch_sub(&trace.writing, 1);
+}
+
+static void emit_line(const char *line, int len)
+{
+	emit_text(line, len, EVENT_MAX);
 }
 
 /* A complete event; args is the inside of its "args" object, or "". */
@@ -234,4 +241,41 @@ void mt__trace_at_exit(void)
 {
 	if (mt__trace_on())
 		mt_trace_stop();
+}
+
+/* How a wait ended, for its end event's arguments. */
+static void format_outcome(char *out, size_t size, int result)
+{
+	if (result >= 0)
+		snprintf(out, size, "\"result\":\"ok\"");
+	else if (result == -ETIMEDOUT)
+		snprintf(out, size, "\"result\":\"timeout\"");
+	else if (result == -ECANCELED)
+		snprintf(out, size, "\"result\":\"cancelled\"");
+	else
+		snprintf(out, size, "\"result\":\"error\",\"errno\":%d,\"error\":\"%s\"", -result,
+			 mt_strerror(result));
+}
+
+/* Both halves go out in one write: a reader never finds a begin whose
+ * end was lost to a writer that raced it, and O_APPEND keeps the two
+ * lines together. */
+void mt__trace_async_wait(const char *cat, const char *name, uint64_t id, const char *owner,
+			  double start_us, int result)
+{
+	char escaped_name[NAME_JSON_MAX], escaped_owner[NAME_JSON_MAX / 2];
+	char outcome[160], pair[2 * EVENT_MAX];
+	json_escape(escaped_name, sizeof escaped_name, name);
+	json_escape(escaped_owner, sizeof escaped_owner, owner);
+	format_outcome(outcome, sizeof outcome, result);
+	int pid = getpid(), tid = mt__tid();
+	int len = snprintf(pair, sizeof pair,
+			   "{\"ph\":\"b\",\"cat\":\"%s\",\"name\":\"%s\",\"id\":\"0x%llx\","
+			   "\"pid\":%d,\"tid\":%d,\"ts\":%.3f,\"args\":{\"by\":\"%s\"}},\n"
+			   "{\"ph\":\"e\",\"cat\":\"%s\",\"name\":\"%s\",\"id\":\"0x%llx\","
+			   "\"pid\":%d,\"tid\":%d,\"ts\":%.3f,\"args\":{%s}},\n",
+			   cat, escaped_name, (unsigned long long)id, pid, tid, start_us,
+			   escaped_owner, cat, escaped_name, (unsigned long long)id, pid, tid,
+			   mt__now_us(), outcome);
+	emit_text(pair, len, sizeof pair);
 }

@@ -1,6 +1,8 @@
 /* test_trace.c: the Perfetto/Chrome JSON trace of process and thread
- * lifetimes, started by MTASK_TRACE or by mt_trace_start. */
+ * lifetimes, started by MTASK_TRACE or by mt_trace_start, and of the
+ * hub's greenlet runs and waits. */
 #include <errno.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "mtask/mtask.h"
@@ -14,13 +16,17 @@ static int return_arg(void *arg)
 }
 
 static mt_lock contended = MT_LOCK_INIT_NAMED("contended");
-static mt_event held;
+static mt_event held, coming;
 
+/* Holds the lock until the main thread is about to wait for it, and a
+ * moment more: on a loaded machine a fixed hold could end before the
+ * main thread even tried, and then it would not wait at all. */
 static int hold_the_lock_a_moment(void *arg)
 {
 	mt_lock_acquire(&contended, -1);
 	mt_event_set(&held);
-	struct timespec moment = {0, 30 * 1000 * 1000};
+	mt_event_wait(&coming, 10);
+	struct timespec moment = {0, 50 * 1000 * 1000};
 	nanosleep(&moment, NULL);
 	mt_lock_release(&contended);
 	return 0;
@@ -33,8 +39,10 @@ static void do_traced_work(void)
 {
 	mt_thread *holder;
 	mt_event_init(&held, 0);
+	mt_event_init(&coming, 0);
 	if (mt_thread_start(&holder, hold_the_lock_a_moment, NULL, NULL) == 0) {
 		mt_event_wait(&held, -1);
+		mt_event_set(&coming);
 		mt_lock_acquire(&contended, -1); /* sleeps: a "lock" span */
 		mt_lock_release(&contended);
 		mt_thread_join(holder, -1);
@@ -150,6 +158,115 @@ static void bad_trace_paths_are_refused(void **state)
 	mt_trace_instant("ignored while off");
 }
 
+/* ---- the hub's greenlets and waits ---- */
+
+static mt_hub_lock hub_lock = MT_HUB_LOCK_INIT;
+
+static int sleep_briefly(void *arg)
+{
+	return mt_hub_sleep(0.005);
+}
+
+static int read_until_timeout(void *arg)
+{
+	char c;
+	return (int)mt_recv(*(int *)arg, &c, 1, 0, 0.005);
+}
+
+static int wait_for_the_lock(void *arg)
+{
+	return mt_hub_lock_acquire(&hub_lock, -1);
+}
+
+static mt_greenlet *spawn_named(mt_fn fn, void *arg, const char *name)
+{
+	mt_greenlet *g;
+	mt_greenlet_opts opts = {.name = name};
+	assert_int_equal(mt_greenlet_spawn(&g, fn, arg, &opts), 0);
+	return g;
+}
+
+/* Three greenlets whose waits end three ways (ok, timeout, cancelled),
+ * joined from outside greenlets. */
+static void do_hub_work(void)
+{
+	int fds[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	assert_int_equal(mt_hub_lock_acquire(&hub_lock, 0), 0);
+	mt_greenlet *g[3] = {spawn_named(sleep_briefly, NULL, "sleeper"),
+			     spawn_named(read_until_timeout, &fds[0], "reader"),
+			     spawn_named(wait_for_the_lock, NULL, "locker")};
+	assert_int_equal(mt_greenlet_join(g[0], 5), 0);
+	assert_int_equal(mt_greenlet_join(g[1], 5), 0);
+	assert_int_equal(mt_greenlet_exitcode(g[1]), -ETIMEDOUT);
+	assert_int_equal(mt_greenlet_cancel(g[2]), 0);
+	assert_int_equal(mt_greenlet_join(g[2], 5), 0);
+	assert_int_equal(mt_greenlet_exitcode(g[2]), -ECANCELED);
+	assert_int_equal(mt_hub_lock_release(&hub_lock), 0);
+	for (int i = 0; i < 3; i++)
+		mt_greenlet_free(g[i]);
+	mt_close(fds[0]);
+	close(fds[1]);
+}
+
+/* The checks need the file parsed: Python's json module reads it, and
+ * the script asserts what the viewers will show. */
+static const char hub_trace_checks[] =
+	"import json, sys\n"
+	"events = json.load(open(sys.argv[1]))\n"
+	"fd = sys.argv[2]\n"
+	"runs = [e for e in events if e['ph'] == 'X' and e.get('cat') == 'greenlet']\n"
+	"names = {e['name'] for e in runs}\n"
+	"assert {'sleeper', 'reader', 'locker'} <= names, names\n"
+	"assert all(e['dur'] >= 0 for e in runs)\n"
+	"ends = [e for e in runs if 'exitcode' in e['args']]\n"
+	"assert {(e['name'], e['args']['exitcode']) for e in ends} == "
+	"{('sleeper', 0), ('reader', -110), ('locker', -125)}, ends\n"
+	"begins = {(e['id'], e['name']): e for e in events if e['ph'] == 'b'}\n"
+	"waits = {}\n"
+	"for e in events:\n"
+	"    if e['ph'] == 'e':\n"
+	"        b = begins[(e['id'], e['name'])]\n"
+	"        assert e['ts'] >= b['ts'] and e['cat'] == b['cat'] == 'hub'\n"
+	"        waits[(b['args']['by'], e['name'])] = e['args']['result']\n"
+	"assert waits[('sleeper', 'sleep')] == 'ok', waits\n"
+	"assert waits[('reader', 'read fd ' + fd)] == 'timeout', waits\n"
+	"assert waits[('locker', 'lock')] == 'cancelled', waits\n"
+	"assert waits[('outside greenlets', 'join sleeper')] == 'ok', waits\n"
+	"assert waits[('outside greenlets', 'join locker')] == 'ok', waits\n";
+
+static void hub_runs_and_waits_appear_in_the_trace(void **state)
+{
+	char path[] = "/tmp/mtask-trace-hub-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mt_trace_start(path), 0);
+	int probe[2]; /* the descriptor number the reader will get */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, probe), 0);
+	close(probe[0]);
+	close(probe[1]);
+	do_hub_work();
+	assert_int_equal(mt_trace_stop(), 0);
+	char *text = read_file(path);
+	assert_non_null(strstr(text, "\"cat\":\"greenlet\",\"name\":\"sleeper\""));
+	assert_non_null(strstr(text, "\"result\":\"timeout\""));
+	if (system("command -v python3 >/dev/null 2>&1") == 0) {
+		char script[] = "/tmp/mtask-trace-check-XXXXXX";
+		int sfd = mkstemp(script);
+		assert_true(sfd >= 0);
+		assert_int_equal(write(sfd, hub_trace_checks, strlen(hub_trace_checks)),
+				 (ssize_t)strlen(hub_trace_checks));
+		close(sfd);
+		char cmd[256];
+		snprintf(cmd, sizeof cmd, "python3 %s %s %d", script, path, probe[0]);
+		int status = system(cmd);
+		unlink(script);
+		assert_int_equal(status, 0);
+	}
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--traced-work")) {
@@ -164,6 +281,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(mtask_trace_variable_records_a_whole_program),
 		cmocka_unit_test(trace_start_and_stop_write_a_closed_array),
 		cmocka_unit_test(bad_trace_paths_are_refused),
+		cmocka_unit_test(hub_runs_and_waits_appear_in_the_trace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,9 @@
  * locks, events, semaphores and channels.
  *
  * The hub. Every thread has a hub of its own, made on first use: a
- * scheduler (a queue of greenlets ready to run) and an event loop (epoll)
- * on a coroutine of its own (coro.h). A greenlet is a coroutine the hub
+ * scheduler (a queue of greenlets ready to run) and an event loop (epoll,
+ * or io_uring with MTASK_HUB_BACKEND=uring: mt_hub_backend) on a
+ * coroutine of its own (coro.h). A greenlet is a coroutine the hub
  * runs: mt_greenlet_spawn queues it, and it runs when the code that
  * spawned it waits in the hub. A greenlet runs until it makes a blocking
  * hub call (sleep, join, an IO call that would block, a lock, a channel),
@@ -50,9 +51,9 @@
  * socket bound with SO_REUSEPORT (examples/hub_reuseport.c).
  *
  * Fork. A child forked by a greenlet continues in that greenlet, with a
- * copy of the hub whose epoll instance it shares with its parent; it
- * should only exec or _exit, or return to code outside the hub and never
- * use it again. */
+ * copy of the hub whose epoll (or io_uring) instance it shares with its
+ * parent; it should only exec or _exit, or return to code outside the hub
+ * and never use it again. */
 #ifndef MTASK_HUB_H
 #define MTASK_HUB_H
 
@@ -174,6 +175,13 @@ MT_EXPORT int mt_hub_wait(double timeout);
  * have not ended. */
 MT_EXPORT size_t mt_hub_live(void);
 
+/* mt_hub_backend - the readiness backend of the calling thread's hub
+ * (made now if the thread has none): "epoll" or "uring", as chosen by
+ * the environment variable MTASK_HUB_BACKEND=epoll|uring when the hub was
+ * made (epoll by default, and when io_uring cannot be had); "none" if
+ * the hub could not be made (out of memory). */
+MT_EXPORT const char *mt_hub_backend(void);
+
 /* ---- Timeout: a deadline over a block of calls ---- */
 
 /* One Timeout block, gevent's `with Timeout(seconds):`, kept by the
@@ -249,9 +257,11 @@ MT_EXPORT int mt_wait_fd(int fd, int events, double timeout);
  * would then block returns the count so far, as the libc call would.
  *
  * Inside a greenlet the descriptor is switched to non-blocking mode the
- * first time it waits, stays so, and is registered with the hub's epoll
+ * first time it waits, stays so, and is registered with the hub's poller
  * until mt_close (close descriptors the hub has waited on with mt_close,
- * or a later descriptor with the same number may wait in vain). Outside
+ * or a later descriptor with the same number may wait in vain; with
+ * io_uring a plain close(2) also leaves the socket open while the hub
+ * watches it). Outside
  * a greenlet the calls poll(2) the descriptor, whatever its mode, and
  * run no greenlet meanwhile.
  *

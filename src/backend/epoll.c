@@ -1,4 +1,4 @@
-/* epoll.c: the hub's readiness backend on Linux's epoll.
+/* epoll.c: the hub's readiness backend on Linux's epoll (the default).
  *
  * Edge-triggered, registered once. Each descriptor is added with
  * EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET the first time a greenlet
@@ -26,16 +26,23 @@
 
 #define BATCH_MAX 128
 
-struct mt__poller {
+struct epoll_poller {
+	struct mt__poller base;
 	int epfd;
 	bool no_pwait2; /* the kernel said ENOSYS once */
 };
 
-int mt__poller_create(struct mt__poller **out)
+static struct epoll_poller *of(struct mt__poller *p)
 {
-	struct mt__poller *p = malloc(sizeof *p);
+	return (struct epoll_poller *)p;
+}
+
+static int epoll_poller_create(struct mt__poller **out)
+{
+	struct epoll_poller *p = malloc(sizeof *p);
 	if (!p)
 		return -ENOMEM;
+	p->base.backend = &mt__poller_epoll;
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->no_pwait2 = false;
 	if (p->epfd < 0) {
@@ -43,19 +50,17 @@ int mt__poller_create(struct mt__poller **out)
 		free(p);
 		return err;
 	}
-	*out = p;
+	*out = &p->base;
 	return 0;
 }
 
-void mt__poller_destroy(struct mt__poller *p)
+static void epoll_poller_destroy(struct mt__poller *p)
 {
-	if (p) {
-		close(p->epfd);
-		free(p);
-	}
+	close(of(p)->epfd);
+	free(of(p));
 }
 
-static int control(struct mt__poller *p, int op, int fd, uint32_t events)
+static int control(struct epoll_poller *p, int op, int fd, uint32_t events)
 {
 	struct epoll_event e = {.events = EPOLLET | EPOLLRDHUP, .data.fd = fd};
 	if (events & MT__POLL_IN)
@@ -65,22 +70,22 @@ static int control(struct mt__poller *p, int op, int fd, uint32_t events)
 	return epoll_ctl(p->epfd, op, fd, &e) < 0 ? -errno : 0;
 }
 
-int mt__poller_add(struct mt__poller *p, int fd, uint32_t events)
+static int epoll_poller_add(struct mt__poller *p, int fd, uint32_t events)
 {
-	return control(p, EPOLL_CTL_ADD, fd, events);
+	return control(of(p), EPOLL_CTL_ADD, fd, events);
 }
 
-int mt__poller_modify(struct mt__poller *p, int fd, uint32_t events)
+static int epoll_poller_modify(struct mt__poller *p, int fd, uint32_t events)
 {
-	return control(p, EPOLL_CTL_MOD, fd, events);
+	return control(of(p), EPOLL_CTL_MOD, fd, events);
 }
 
-int mt__poller_remove(struct mt__poller *p, int fd)
+static int epoll_poller_remove(struct mt__poller *p, int fd)
 {
-	return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+	return epoll_ctl(of(p)->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
 }
 
-static int wait_events(struct mt__poller *p, struct epoll_event *events, int max,
+static int wait_events(struct epoll_poller *p, struct epoll_event *events, int max,
 		       int64_t timeout_ns)
 {
 	if (!p->no_pwait2) {
@@ -94,10 +99,11 @@ static int wait_events(struct mt__poller *p, struct epoll_event *events, int max
 	return epoll_wait(p->epfd, events, max, ms);
 }
 
-int mt__poller_wait(struct mt__poller *p, struct mt__poll_event *out, int max, int64_t timeout_ns)
+static int epoll_poller_wait(struct mt__poller *p, struct mt__poll_event *out, int max,
+			     int64_t timeout_ns)
 {
 	struct epoll_event events[BATCH_MAX];
-	int n = wait_events(p, events, max < BATCH_MAX ? max : BATCH_MAX, timeout_ns);
+	int n = wait_events(of(p), events, max < BATCH_MAX ? max : BATCH_MAX, timeout_ns);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
@@ -112,3 +118,13 @@ int mt__poller_wait(struct mt__poller *p, struct mt__poll_event *out, int max, i
 	}
 	return n;
 }
+
+const struct mt__poller_backend mt__poller_epoll = {
+	.name = "epoll",
+	.create = epoll_poller_create,
+	.destroy = epoll_poller_destroy,
+	.add = epoll_poller_add,
+	.modify = epoll_poller_modify,
+	.remove = epoll_poller_remove,
+	.wait = epoll_poller_wait,
+};
