@@ -14,7 +14,7 @@
 #include "pool_internal.h"
 
 #define DEFAULT_MAX_MESSAGE (64u * 1024)
-#define DEFAULT_PREFETCH 16u
+#define DEFAULT_PREFETCH 256u
 
 int mt__pool_cpu_count(void)
 {
