@@ -46,19 +46,22 @@ struct future_callback {
 
 /* ---- making and releasing ---- */
 
-struct mt_future *mt__future_new(struct mt_pool *pool, mt_task_fn fn, const void *arg,
-				 size_t len)
+struct mt_future *mt__future_new(struct mt_pool *pool, mt_task_fn fn,
+				 const struct mt__task_arg *arg)
 {
 	struct mt_future *f = malloc(sizeof *f);
 	if (!f)
 		return NULL;
+	size_t len = arg->head_len + arg->body_len;
 	f->arg = len <= FUTURE_INLINE_ARG ? f->inline_arg : malloc(len);
 	if (!f->arg) {
 		free(f);
 		return NULL;
 	}
-	if (len)
-		memcpy(f->arg, arg, len);
+	if (arg->head_len)
+		memcpy(f->arg, arg->head, arg->head_len);
+	if (arg->body_len)
+		memcpy(f->arg + arg->head_len, arg->body, arg->body_len);
 	atomic_init(&f->refs, 2);
 	atomic_init(&f->state, FUTURE_PENDING);
 	atomic_init(&f->done, 0);
@@ -76,7 +79,29 @@ struct mt_future *mt__future_new(struct mt_pool *pool, mt_task_fn fn, const void
 	f->callbacks_tail = &f->callbacks;
 	mt__list_init(&f->waiters);
 	f->fd = -1;
+	f->sink = NULL;
+	f->sink_len = 0;
 	return f;
+}
+
+void mt__future_unsink(struct mt_future *f)
+{
+	mt_lock_acquire(&f->lock, -1);
+	f->sink = NULL;
+	mt_lock_release(&f->lock);
+}
+
+/* Copies the head of a successful result to f's sink, if f still has one,
+ * and says how much of it is left to keep. */
+static size_t drain_to_sink(struct mt_future *f, const unsigned char *result, size_t len)
+{
+	if (!f->sink_len || len < f->sink_len)
+		return 0;
+	mt_lock_acquire(&f->lock, -1);
+	if (f->sink)
+		memcpy(f->sink, result, f->sink_len);
+	mt_lock_release(&f->lock);
+	return f->sink_len;
 }
 
 static void drop_task(struct mt_future *f)
@@ -167,13 +192,18 @@ static void end_settling(struct mt_future *f, bool cancelled)
 	future_unref(f); /* the pool's reference */
 }
 
-bool mt__future_settle(struct mt_future *f, int error, int exitcode, const void *result,
-		       size_t len, bool cancelled)
+bool mt__future_settle(struct mt_future *f, int error, int exitcode, const void *result, size_t len,
+		       bool cancelled)
 {
 	if (!begin_settling(f))
 		return false;
 	f->error = cancelled ? -ECANCELED : error;
 	f->exitcode = exitcode;
+	if (!f->error) {
+		size_t sunk = drain_to_sink(f, result, len);
+		result = (const unsigned char *)result + sunk;
+		len -= sunk;
+	}
 	if (!f->error && len) {
 		f->result = len <= FUTURE_INLINE_RESULT ? f->inline_result : malloc(len);
 		if (f->result)
@@ -193,6 +223,11 @@ bool mt__future_settle_owned(struct mt_future *f, int error, void *result, size_
 		return false;
 	}
 	f->error = error;
+	size_t sunk = error ? 0 : drain_to_sink(f, result, len);
+	if (sunk) { /* keep the rest, at the front */
+		len -= sunk;
+		memmove(result, (unsigned char *)result + sunk, len);
+	}
 	if (!error && len <= FUTURE_INLINE_RESULT) {
 		if (len)
 			memcpy(f->inline_result, result, len);
@@ -355,10 +390,10 @@ int mt_future_fd(mt_future *f)
 /* ---- waiting on many: a set of nodes, one per future ---- */
 
 struct wait_set {
-	_Atomic uint32_t seq;	   /* bumped and woken per done future */
-	_Atomic size_t ready_count; /* futures pushed into ready */
+	_Atomic uint32_t seq;	     /* bumped and woken per done future */
+	_Atomic size_t ready_count;  /* futures pushed into ready */
 	_Atomic(mt_future *) *ready; /* in the order they were done */
-	_Atomic bool failed;	   /* one failed or was cancelled */
+	_Atomic bool failed;	     /* one failed or was cancelled */
 	size_t n;
 	struct waiter_node *nodes;
 };
@@ -501,7 +536,8 @@ int mt_as_completed_next(mt_as_completed *ac, mt_future **f, double timeout)
 		return err;
 	for (;;) {
 		uint32_t seen = atomic_load(&ac->ws.seq);
-		mt_future *next = atomic_load_explicit(&ac->ws.ready[ac->given], memory_order_acquire);
+		mt_future *next =
+			atomic_load_explicit(&ac->ws.ready[ac->given], memory_order_acquire);
 		if (next) {
 			ac->given++;
 			*f = next;

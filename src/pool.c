@@ -14,7 +14,7 @@
 #include "pool_internal.h"
 
 #define DEFAULT_MAX_MESSAGE (64u * 1024)
-#define DEFAULT_PREFETCH 16u
+#define DEFAULT_PREFETCH 256u
 
 int mt__pool_cpu_count(void)
 {
@@ -83,20 +83,18 @@ int mt_task_return(mt_task_out *out, const void *data, size_t len)
 {
 	if (!out || (len && !data))
 		return -EINVAL;
+	if (len && len <= out->cap && !out->parent) { /* it fits: map's items, mostly */
+		memcpy(out->buf, data, len);
+		out->len = len;
+		out->too_big = false;
+		return 0;
+	}
 	void *at = mt_task_result_buffer(out, len);
 	if (!at)
 		return out->too_big ? -EMSGSIZE : -ENOMEM;
 	if (len)
 		memcpy(at, data, len);
 	return 0;
-}
-
-int mt__task_run(mt_task_fn fn, const void *arg, size_t len, struct mt_task_out *out)
-{
-	int err = fn(arg, len, out);
-	if (!err && out->too_big)
-		err = -EMSGSIZE;
-	return err;
 }
 
 /* ---- the pending queue ---- */
@@ -184,16 +182,17 @@ out_free:
 
 /* ---- submitting ---- */
 
-int mt_pool_submit(mt_pool *p, mt_task_fn fn, const void *arg, size_t len, mt_future **out)
+int mt__pool_submit(mt_pool *p, mt_task_fn fn, const struct mt__task_arg *arg, void *sink,
+		    size_t sink_len, mt_future **out)
 {
-	if (!p || !fn || (len && !arg))
-		return -EINVAL;
 	size_t limit = p->backend->max_message(p);
-	if (limit && len > limit)
+	if (limit && arg->head_len + arg->body_len > limit)
 		return -EMSGSIZE;
-	struct mt_future *f = mt__future_new(p, fn, arg, len);
+	struct mt_future *f = mt__future_new(p, fn, arg);
 	if (!f)
 		return -ENOMEM;
+	f->sink = sink;
+	f->sink_len = sink ? sink_len : 0;
 	mt_lock_acquire(&p->lock, -1);
 	if (p->state != POOL_OPEN) {
 		mt_lock_release(&p->lock);
@@ -211,6 +210,14 @@ int mt_pool_submit(mt_pool *p, mt_task_fn fn, const void *arg, size_t len, mt_fu
 	else
 		mt_future_free(f);
 	return 0;
+}
+
+int mt_pool_submit(mt_pool *p, mt_task_fn fn, const void *arg, size_t len, mt_future **out)
+{
+	if (!p || !fn || (len && !arg))
+		return -EINVAL;
+	struct mt__task_arg parts = {.head = arg, .head_len = len};
+	return mt__pool_submit(p, fn, &parts, NULL, 0, out);
 }
 
 struct apply_callbacks {

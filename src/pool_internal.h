@@ -29,10 +29,10 @@
 
 struct mt_task_out {
 	unsigned char *buf;
-	size_t len;	 /* the result's bytes in buf */
-	size_t cap;	 /* buf's room */
-	bool growable;	 /* malloc'ed by the library, may grow (threads) */
-	bool too_big;	 /* a result did not fit: the task fails, -EMSGSIZE */
+	size_t len;    /* the result's bytes in buf */
+	size_t cap;    /* buf's room */
+	bool growable; /* malloc'ed by the library, may grow (threads) */
+	bool too_big;  /* a result did not fit: the task fails, -EMSGSIZE */
 	/* A view on part of another result (an item's, in a map chunk):
 	 * the bytes go to parent->buf + base, which grows if parent may. */
 	struct mt_task_out *parent;
@@ -46,8 +46,14 @@ static inline void mt__task_out_fixed(struct mt_task_out *out, void *buf, size_t
 }
 
 /* Runs fn on arg into out and returns the task's error (-EMSGSIZE when a
- * result did not fit). */
-MT_HIDDEN int mt__task_run(mt_task_fn fn, const void *arg, size_t len, struct mt_task_out *out);
+ * result did not fit). Inline: map calls it once per item. */
+static inline int mt__task_run(mt_task_fn fn, const void *arg, size_t len, struct mt_task_out *out)
+{
+	int err = fn(arg, len, out);
+	if (!err && out->too_big)
+		err = -EMSGSIZE;
+	return err;
+}
 
 static inline uint64_t mt__task_fn_id(mt_task_fn fn)
 {
@@ -62,11 +68,11 @@ static inline mt_task_fn mt__task_fn_from_id(uint64_t id)
 /* ---- futures (future.c) ---- */
 
 enum future_state {
-	FUTURE_PENDING,	   /* queued, cancellable */
-	FUTURE_RUNNING,	   /* claimed by a worker */
-	FUTURE_SETTLING,   /* one thread writes the outcome */
-	FUTURE_FINISHED,   /* done: result or error */
-	FUTURE_CANCELLED,  /* done: cancelled */
+	FUTURE_PENDING,	  /* queued, cancellable */
+	FUTURE_RUNNING,	  /* claimed by a worker */
+	FUTURE_SETTLING,  /* one thread writes the outcome */
+	FUTURE_FINISHED,  /* done: result or error */
+	FUTURE_CANCELLED, /* done: cancelled */
 };
 
 #define FUTURE_INLINE_ARG 40
@@ -87,22 +93,37 @@ struct mt_future {
 	mt_task_fn fn;
 	unsigned char *arg;
 	size_t arg_len;
-	struct mt_pool *pool;  /* until settled */
-	struct mt__list link;  /* in the pool's pending queue; pool's lock */
+	struct mt_pool *pool; /* until settled */
+	struct mt__list link; /* in the pool's pending queue; pool's lock */
 	/* Who is told: guarded by lock. */
 	mt_lock lock;
 	bool notified; /* callbacks ran (or run now): later ones run at once */
 	struct future_callback *callbacks, **callbacks_tail;
 	struct mt__list waiters; /* of mt_futures_wait and as_completed */
 	int fd;			 /* eventfd, -1 until asked for */
+	/* A sink (map's): the first sink_len bytes of a successful result
+	 * of at least that length are copied to sink, not kept; guarded by
+	 * lock, so that the owner can take it back (mt__future_unsink). */
+	unsigned char *sink;
+	size_t sink_len;
 	unsigned char inline_arg[FUTURE_INLINE_ARG];
 	unsigned char inline_result[FUTURE_INLINE_RESULT];
+};
+
+/* The bytes of a task's argument, in up to two parts (a header and the
+ * items, for map's chunks), copied once into the future. */
+struct mt__task_arg {
+	const void *head, *body;
+	size_t head_len, body_len;
 };
 
 /* A new pending future holding a copy of the task; one reference for the
  * caller, one for the pool. NULL when memory is short. */
 MT_HIDDEN struct mt_future *mt__future_new(struct mt_pool *pool, mt_task_fn fn,
-					   const void *arg, size_t len);
+					   const struct mt__task_arg *arg);
+
+/* Takes f's sink back: after this no settler writes to it. */
+MT_HIDDEN void mt__future_unsink(struct mt_future *f);
 
 /* PENDING -> RUNNING; false when it was cancelled meanwhile. */
 static inline bool mt__future_claim(struct mt_future *f)
@@ -124,13 +145,12 @@ static inline bool mt__future_unclaim(struct mt_future *f)
  * cancelled marks it cancelled. Then wakes waiters, runs callbacks, tells
  * the pool (mt__pool_forget) and drops the pool's reference. Must be
  * called with no pool lock held. */
-MT_HIDDEN bool mt__future_settle(struct mt_future *f, int error, int exitcode,
-				 const void *result, size_t len, bool cancelled);
+MT_HIDDEN bool mt__future_settle(struct mt_future *f, int error, int exitcode, const void *result,
+				 size_t len, bool cancelled);
 
 /* The same, handing over a result buffer malloc'ed by the task's runner
  * (freed here if f was settled already). */
-MT_HIDDEN bool mt__future_settle_owned(struct mt_future *f, int error, void *result,
-				       size_t len);
+MT_HIDDEN bool mt__future_settle_owned(struct mt_future *f, int error, void *result, size_t len);
 
 /* ---- the pool front (pool.c) ---- */
 
@@ -161,7 +181,7 @@ struct mt_pool {
 	int kind;
 	mt_pool_opts opts; /* workers resolved */
 	mt_lock lock;
-	mt_cond changed;	/* unresolved reached 0, workers ended */
+	mt_cond changed;	 /* unresolved reached 0, workers ended */
 	struct mt__list pending; /* futures not yet handed to a worker */
 	size_t pending_count;
 	size_t unresolved; /* submitted and not settled */
@@ -179,6 +199,12 @@ MT_HIDDEN struct mt_future *mt__pool_take(struct mt_pool *p);
 /* Puts claimed futures that never ran back at the head of the queue, in
  * their order; p->lock held. */
 MT_HIDDEN void mt__pool_requeue(struct mt_pool *p, struct mt_future **fs, size_t n);
+
+/* mt_pool_submit with the argument in parts and, when sink is not NULL,
+ * the first sink_len bytes of the result copied to sink (see struct
+ * mt_future). */
+MT_HIDDEN int mt__pool_submit(struct mt_pool *p, mt_task_fn fn, const struct mt__task_arg *arg,
+			      void *sink, size_t sink_len, struct mt_future **out);
 
 /* A settled future leaves the pool's books (mt__future_settle calls it). */
 MT_HIDDEN void mt__pool_forget(struct mt_pool *p, struct mt_future *f);

@@ -1,14 +1,21 @@
 /* pool_map.c: map, imap and imap_unordered over an array of items, built
- * on mt_pool_submit, so that every backend gets them for free.
+ * on the pool's submit, so that every backend gets them for free.
  *
- * Items travel in chunks: one task per chunk, whose function is the
- * library's run_chunk and whose bytes are a chunk header (the user's
- * function, as a number: see pool_internal.h), then the items. run_chunk
- * calls the user's function on each item and answers a record per item:
- * {error, length} and the result's bytes, all packed. The parent reads the
- * records back in item order. A chunk costs one task's round trip; an
- * item costs one indirect call and a few copies, which is what makes a map
- * of tiny items fast. */
+ * Items travel in chunks: one task per chunk, whose function is one of
+ * the library's chunk runners and whose bytes are a chunk header (the
+ * user's function, as a number: see pool_internal.h), then the items,
+ * copied once from the caller's array into the task.
+ *
+ * map knows every result's room (result_size), so its chunks answer in a
+ * fixed layout: item i's result at i * result_size, zero-padded, written
+ * by the task straight into the chunk's answer, then a trailer naming the
+ * chunk's first failing item. The results part of the answer goes from
+ * the settling thread straight into the caller's results array (the
+ * future's sink), never into the future. imap's results may have any
+ * length, so its chunks answer a record per item: {error, length} and the
+ * result's bytes, all packed, read back in item order. Either way a chunk
+ * costs one task's round trip, and an item one indirect call and a copy
+ * or two, which is what makes a map of tiny items fast. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +29,7 @@ struct chunk_header {
 	uint64_t fn;
 	uint64_t item_size;
 	uint64_t count;
+	uint64_t result_size; /* map's fixed layout; imap's records: 0 */
 };
 
 struct record {
@@ -29,14 +37,57 @@ struct record {
 	uint32_t len;
 };
 
+/* The end of a fixed-layout answer: the chunk's first failing item. */
+struct trailer {
+	int32_t error; /* 0: none failed */
+	uint32_t index;
+};
+
+static int read_header(const void *arg, size_t len, struct chunk_header *h)
+{
+	if (len < sizeof *h)
+		return -EPROTO;
+	memcpy(h, arg, sizeof *h);
+	if (h->item_size && (len - sizeof *h) / h->item_size < h->count)
+		return -EPROTO;
+	return 0;
+}
+
+/* map's chunks: each item's result written in place at its slot. */
+static int run_fixed_chunk(const void *arg, size_t len, mt_task_out *out)
+{
+	struct chunk_header h;
+	int err = read_header(arg, len, &h);
+	if (err)
+		return err;
+	size_t room = (size_t)h.count * h.result_size;
+	unsigned char *slots = mt_task_result_buffer(out, room + sizeof(struct trailer));
+	if (!slots)
+		return out->too_big ? -EMSGSIZE : -ENOMEM;
+	mt_task_fn fn = mt__task_fn_from_id(h.fn);
+	const unsigned char *item = (const unsigned char *)arg + sizeof h;
+	struct trailer t = {0, 0};
+	unsigned char *slot = slots;
+	for (uint64_t i = 0; i < h.count; i++, item += h.item_size, slot += h.result_size) {
+		struct mt_task_out view;
+		mt__task_out_fixed(&view, slot, h.result_size);
+		int e = mt__task_run(fn, item, h.item_size, &view);
+		size_t used = e ? 0 : view.len;
+		if (used < h.result_size)
+			memset(slot + used, 0, h.result_size - used);
+		if (e && !t.error)
+			t = (struct trailer){e, (uint32_t)i};
+	}
+	memcpy(slots + room, &t, sizeof t);
+	return 0;
+}
+
 static int run_chunk(const void *arg, size_t len, mt_task_out *out)
 {
 	struct chunk_header h;
-	if (len < sizeof h)
-		return -EPROTO;
-	memcpy(&h, arg, sizeof h);
-	if (h.item_size && (len - sizeof h) / h.item_size < h.count)
-		return -EPROTO;
+	int err = read_header(arg, len, &h);
+	if (err)
+		return err;
 	mt_task_fn fn = mt__task_fn_from_id(h.fn);
 	const unsigned char *item = (const unsigned char *)arg + sizeof h;
 	size_t pos = 0;
@@ -55,28 +106,26 @@ static int run_chunk(const void *arg, size_t len, mt_task_out *out)
 	return 0;
 }
 
-/* Submits items [first, first + count) as one chunk. */
+/* Submits items [first, first + count) as one chunk: map's (a fixed
+ * layout, its results sunk into results) when results is not NULL, else
+ * imap's. */
 static int submit_chunk(mt_pool *p, mt_task_fn fn, const unsigned char *items, size_t item_size,
-			size_t first, size_t count, mt_future **f)
+			size_t first, size_t count, unsigned char *results, size_t result_size,
+			mt_future **f)
 {
-	struct chunk_header h = {mt__task_fn_id(fn), item_size, count};
-	size_t len = sizeof h + count * item_size;
-	unsigned char stack_buf[512];
-	unsigned char *buf = len <= sizeof stack_buf ? stack_buf : malloc(len);
-	if (!buf)
-		return -ENOMEM;
-	memcpy(buf, &h, sizeof h);
-	if (count && item_size)
-		memcpy(buf + sizeof h, items + first * item_size, count * item_size);
-	int err = mt_pool_submit(p, run_chunk, buf, len, f);
-	if (buf != stack_buf)
-		free(buf);
-	return err;
+	struct chunk_header h = {mt__task_fn_id(fn), item_size, count, results ? result_size : 0};
+	const unsigned char *body = item_size ? items + first * item_size : NULL;
+	struct mt__task_arg arg = {&h, body, sizeof h, count * item_size};
+	if (!results)
+		return mt__pool_submit(p, run_chunk, &arg, NULL, 0, f);
+	return mt__pool_submit(p, run_fixed_chunk, &arg, results + first * result_size,
+			       count * result_size, f);
 }
 
 /* The chunk size: asked for, or Python's default; then cut so that a
  * chunk's items and results fit a process pool's messages. */
-static size_t chunk_size(mt_pool *p, size_t n, size_t asked, size_t item_size, size_t result_size)
+static size_t chunk_size(mt_pool *p, size_t n, size_t asked, size_t item_size, size_t result_size,
+			 bool fixed)
 {
 	size_t size = asked;
 	if (!size) {
@@ -88,8 +137,10 @@ static size_t chunk_size(mt_pool *p, size_t n, size_t asked, size_t item_size, s
 		size_t room = limit - sizeof(struct chunk_header);
 		if (item_size && size > room / item_size)
 			size = room / item_size;
-		if (size > limit / (sizeof(struct record) + result_size))
-			size = limit / (sizeof(struct record) + result_size);
+		size_t per_result = fixed ? result_size : sizeof(struct record) + result_size;
+		size_t results_room = limit - (fixed ? sizeof(struct trailer) : 0);
+		if (per_result && size > results_room / per_result)
+			size = results_room / per_result;
 	}
 	return size ? size : 1;
 }
@@ -102,41 +153,34 @@ static void cancel_all(mt_future **fs, size_t n)
 		mt_future_cancel(fs[i]);
 }
 
+/* Takes the sinks back (no settler writes into results after this) and
+ * frees the futures. */
 static void free_all(mt_future **fs, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		mt__future_unsink(fs[i]);
 		mt_future_free(fs[i]);
+	}
 	free(fs);
 }
 
-/* Copies chunk c's records into results; returns the first error and
- * its item's index in *failed. */
-static int unpack_chunk(mt_future *f, size_t first, size_t count, unsigned char *results,
-			size_t result_size, size_t *failed)
+/* Chunk f's outcome: its results are in place (its sink); returns the
+ * first error and its item's index in *failed. */
+static int check_chunk(mt_future *f, size_t first, size_t *failed)
 {
-	const unsigned char *at;
+	const void *at;
 	size_t len;
-	int err = mt_future_result(f, 0, (const void **)&at, &len);
+	struct trailer t;
+	int err = mt_future_result(f, 0, &at, &len);
+	if (!err && len != sizeof t)
+		err = -EPROTO;
 	if (err) {
 		*failed = first;
 		return err;
 	}
-	for (size_t i = 0; i < count; i++) {
-		struct record r;
-		memcpy(&r, at, sizeof r);
-		at += sizeof r;
-		if (!r.error && r.len > result_size)
-			r.error = -EMSGSIZE;
-		if (r.error) {
-			*failed = first + i;
-			return r.error;
-		}
-		unsigned char *slot = results + (first + i) * result_size;
-		memcpy(slot, at, r.len);
-		memset(slot + r.len, 0, result_size - r.len);
-		at += r.len;
-	}
-	return 0;
+	memcpy(&t, at, sizeof t);
+	*failed = first + t.index;
+	return t.error;
 }
 
 int mt_pool_map(mt_pool *p, mt_task_fn fn, const void *items, size_t item_size, size_t n,
@@ -148,14 +192,16 @@ int mt_pool_map(mt_pool *p, mt_task_fn fn, const void *items, size_t item_size, 
 	int err = mt__deadline_init(&deadline, timeout);
 	if (err || !n)
 		return err;
-	size_t size = chunk_size(p, n, chunksize, item_size, result_size);
+	size_t size = chunk_size(p, n, chunksize, item_size, result_size, true);
 	size_t chunks = (n + size - 1) / size, made = 0;
 	mt_future **fs = calloc(chunks, sizeof *fs);
 	if (!fs)
 		return -ENOMEM;
+	unsigned char byte, *sink = results ? results : &byte; /* result_size 0 */
 	for (; made < chunks && !err; made++) {
 		size_t first = made * size, count = n - first < size ? n - first : size;
-		err = submit_chunk(p, fn, items, item_size, first, count, &fs[made]);
+		err = submit_chunk(p, fn, items, item_size, first, count, sink, result_size,
+				   &fs[made]);
 	}
 	if (err)
 		made--;
@@ -163,11 +209,12 @@ int mt_pool_map(mt_pool *p, mt_task_fn fn, const void *items, size_t item_size, 
 	for (size_t c = 0; c < made && !err; c++) {
 		struct timespec left = {0, 0};
 		bool time_left = mt__deadline_left(&deadline, &left);
-		double wait = deadline.forever ? -1 : time_left ? left.tv_sec + left.tv_nsec / 1e9 : 0;
-		size_t first = c * size, count = n - first < size ? n - first : size;
+		double wait = deadline.forever ? -1
+			      : time_left      ? left.tv_sec + left.tv_nsec / 1e9
+					       : 0;
 		err = mt_future_wait(fs[c], wait);
 		if (!err)
-			err = unpack_chunk(fs[c], first, count, results, result_size, &where);
+			err = check_chunk(fs[c], c * size, &where);
 	}
 	if (err)
 		cancel_all(fs, made);
@@ -185,10 +232,10 @@ struct mt_imap {
 	unsigned char *items; /* a copy, sent as chunks fall due */
 	size_t item_size, n, size, chunks;
 	bool ordered;
-	mt_future **fs;	   /* by chunk; NULL once consumed */
-	size_t submitted;  /* chunks submitted so far */
-	size_t ahead;	   /* at most this many submitted and not consumed */
-	size_t open;	   /* submitted and not consumed */
+	mt_future **fs;	  /* by chunk; NULL once consumed */
+	size_t submitted; /* chunks submitted so far */
+	size_t ahead;	  /* at most this many submitted and not consumed */
+	size_t open;	  /* submitted and not consumed */
 	/* The chunk being read: its index, the next record, items left. */
 	size_t current;
 	const unsigned char *at;
@@ -204,9 +251,13 @@ int mt_pool_imap(mt_pool *p, mt_task_fn fn, const void *items, size_t item_size,
 	mt_imap *it = calloc(1, sizeof *it);
 	if (!it)
 		return -ENOMEM;
-	*it = (struct mt_imap){.pool = p, .fn = fn, .item_size = item_size, .n = n,
-			       .ordered = ordered, .current = SIZE_MAX};
-	it->size = chunk_size(p, n, chunksize ? chunksize : 1, item_size, 0);
+	*it = (struct mt_imap){.pool = p,
+			       .fn = fn,
+			       .item_size = item_size,
+			       .n = n,
+			       .ordered = ordered,
+			       .current = SIZE_MAX};
+	it->size = chunk_size(p, n, chunksize ? chunksize : 1, item_size, 0, false);
 	it->chunks = (n + it->size - 1) / it->size;
 	it->ahead = (size_t)mt_pool_workers(p) * IMAP_AHEAD_PER_WORKER;
 	it->items = malloc(n && item_size ? n * item_size : 1);
@@ -232,8 +283,9 @@ static void top_up(mt_imap *it)
 {
 	while (!it->submit_error && it->submitted < it->chunks && it->open < it->ahead) {
 		size_t c = it->submitted;
-		it->submit_error = submit_chunk(it->pool, it->fn, it->items, it->item_size,
-						c * it->size, chunk_count(it, c), &it->fs[c]);
+		it->submit_error =
+			submit_chunk(it->pool, it->fn, it->items, it->item_size, c * it->size,
+				     chunk_count(it, c), NULL, 0, &it->fs[c]);
 		if (!it->submit_error) {
 			it->submitted++;
 			it->open++;

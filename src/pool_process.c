@@ -3,28 +3,43 @@
  * task being lost or run twice.
  *
  * Transport. Each worker has its own request ring, an mt_ipc_queue of
- * prefetch + 1 messages that only the parent puts into; every worker puts
+ * MESSAGES_OUT messages that only the parent puts into; every worker puts
  * its results into one shared result ring that only the parent's result
- * thread gets from. A request is {function, tag, bytes}; a result is
- * {worker, generation, tag, error, bytes}. Both rings are crash-safe: a
- * message whose put returned is received exactly once, whoever dies.
+ * thread gets from. A request is a batch: {first tag, count} and count
+ * tasks {function, length, bytes}, tagged first tag, first tag + 1, ...;
+ * a result is {worker, generation, tag, error, run time, bytes}, one per
+ * task. Both rings are crash-safe: a message whose put returned is
+ * received exactly once, whoever dies.
+ *
+ * Batches. Tiny tasks cost what their messages and wake-ups cost, so the
+ * parent sends them several to a message: a worker that has run down to
+ * half its depth (see adapt_depth) is sent the pending tasks up to its
+ * depth, its fair share of them, in one message, while it still has the
+ * previous one to run; a worker that finds its ring empty so finds, most
+ * of the time, a whole batch there in one get. Answers stay one message
+ * per task, put before the next task begins: that order is what the
+ * crash accounting below stands on.
  *
  * Knowing what a dead worker held. The parent numbers the tasks it sends
  * to each worker (the tag: 0, 1, 2, ...) and keeps them, in order, in the
  * worker's in-flight ring: sent - done of them are out. A worker takes
- * requests in order and answers them in order, so results arrive as
- * done, done + 1, ... . When a worker dies, the monitor thread (which
- * polls the workers' pidfds) reaps it and puts a DIED message into the
- * result ring. Everything the worker had put is ahead of that message, so
- * when the result thread reads it, every result the worker committed has
- * been handled. The result thread then takes back what is still in the
- * dead worker's request ring (k messages: tasks it never started, which go
- * back to the head of the pending queue) and what is left, sent - done -
- * k, is 0 or 1 task: the one it was running (or had taken and not yet
- * begun), which fails with -EOWNERDEAD and the worker's exit code. Then a
- * new worker takes the dead one's place. No slot in shared memory has to
- * be written by the worker at the right moment: the rings' own commits are
- * the only points that matter.
+ * batches in order, runs their tasks in order and answers each before it
+ * begins the next, so results arrive as done, done + 1, ... . When a
+ * worker dies, the monitor thread (which polls the workers' pidfds) reaps
+ * it and puts a DIED message into the result ring. Everything the worker
+ * had put is ahead of that message, so when the result thread reads it,
+ * every result the worker committed has been handled. The result thread
+ * then takes back the batches still in the dead worker's request ring
+ * (tasks it never started). Of the unanswered tasks not among them, which
+ * belong to the batch the worker had taken, only the first (tag done) can
+ * have begun: it was running, or had just finished without its answer
+ * committed, and fails with -EOWNERDEAD and the worker's exit code; the
+ * ones after it never began. Every task but that one goes back to the
+ * head of the pending queue, in order, and a new worker takes the dead
+ * one's place. No slot in shared memory has to be written by the worker
+ * at the right moment: the rings' own commits are the only points that
+ * matter. (Answering a batch in one message would save puts, but a death
+ * then would lose the answers of tasks that had run, or run them twice.)
  *
  * Timeouts. With a task_timeout, a worker writes the tag and start time
  * of the task it runs into its page of shared memory, and the monitor,
@@ -36,12 +51,10 @@
  *
  * Threads. The result thread does all the bookkeeping of results and
  * deaths, forks replacements and settles futures; the monitor only reaps
- * and reports. Tasks go to workers from submit (the least loaded worker
- * with room) and from the result thread (as room frees up), under the
- * pool's lock. Stopping closes the request rings (workers leave once they
- * are empty) or kills the workers; either way the DIED messages let the
- * result thread account for the last tasks, and the threads stop once no
- * worker is left. */
+ * and reports. Batches go to workers from submit (to an idle worker) and
+ * from the result thread (as workers run down), under the pool's lock. Stopping closes the request
+ * rings (workers leave once they are empty) or kills the workers; either way the DIED messages let
+ * the result thread account for the last tasks, and the threads stop once no worker is left. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -57,13 +70,28 @@
 #include "pool_internal.h"
 
 #define RESULT_RING_SIZE 1024 /* results in flight, across workers */
+#define MESSAGES_OUT 2	      /* batches out per worker: one it runs, one waiting */
+#define ALIGN 16u	      /* of a task's bytes in a batch, as malloc's */
 
 enum reply_kind { REPLY_RESULT, REPLY_DIED, REPLY_STOP };
 
-struct request {
-	uint64_t fn; /* mt__task_fn_id */
-	uint64_t tag;
+/* A request message: a batch of count tasks tagged first_tag, first_tag +
+ * 1, ...; each is a task_head and its bytes, padded to ALIGN. */
+struct batch_head {
+	uint64_t first_tag;
+	uint32_t count;
+	uint32_t unused;
 };
+
+struct task_head {
+	uint64_t fn; /* mt__task_fn_id */
+	uint64_t len;
+};
+
+static size_t padded(size_t len)
+{
+	return (len + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
 
 struct reply {
 	uint32_t kind;
@@ -88,10 +116,12 @@ struct worker {
 	struct worker_page *page;
 	struct mt_future **inflight; /* ring of cap: tags done .. sent - 1 */
 	uint64_t sent, done;
-	uint64_t budget;	 /* tasks it may still be sent */
-	uint64_t timed_out_tag;	 /* tag + 1 the monitor killed it for */
-	bool retiring;		 /* no more tasks: its ring is closed */
-	bool dead;		 /* reaped by the monitor */
+	uint64_t batch_end[MESSAGES_OUT]; /* ring: the tag after each batch out */
+	uint64_t batches_sent, batches_done;
+	uint64_t budget;	/* tasks it may still be sent */
+	uint64_t timed_out_tag; /* tag + 1 the monitor killed it for */
+	bool retiring;		/* no more tasks: its ring is closed */
+	bool dead;		/* reaped by the monitor */
 	/* What the child reads (its own copy of this record). */
 	mt_ipc_queue *results;
 	struct mt_pool *pool;
@@ -119,9 +149,14 @@ static struct process_impl *impl_of(struct mt_pool *p)
 	return p->impl;
 }
 
+/* The longest message either way: one task's or result's bytes and
+ * their headers. */
 static size_t message_size(const struct mt_pool *p)
 {
-	return sizeof(struct reply) + p->opts.max_message;
+	size_t request =
+		sizeof(struct batch_head) + sizeof(struct task_head) + padded(p->opts.max_message);
+	size_t reply = sizeof(struct reply) + p->opts.max_message;
+	return request > reply ? request : reply;
 }
 
 /* ---- the worker's side ---- */
@@ -141,23 +176,49 @@ static void note_running(struct worker_page *page, uint64_t tag, uint64_t start)
 	atomic_store(&page->running, tag + 1);
 }
 
-/* Runs one request into reply_buf and puts the reply. */
-static int serve(struct worker *w, unsigned char *req, size_t len, unsigned char *reply_buf,
-		 size_t reply_cap)
+/* Runs task tag (len bytes at arg) into reply_buf and puts its reply:
+ * each task is answered before the next one starts, which is what lets
+ * the parent tell, when a worker dies, the one task it was running from
+ * those of its batch it never began. */
+static int serve(struct worker *w, const struct task_head *th, const unsigned char *arg,
+		 uint64_t tag, unsigned char *reply_buf, size_t reply_cap)
 {
-	struct request rq;
-	memcpy(&rq, req, sizeof rq);
 	uint64_t start = now_ns();
-	note_running(w->page, rq.tag, start);
+	note_running(w->page, tag, start);
 	struct mt_task_out out;
-	mt__task_out_fixed(&out, reply_buf + sizeof(struct reply), reply_cap - sizeof(struct reply));
-	int err = mt__task_run(mt__task_fn_from_id(rq.fn), req + sizeof rq, len - sizeof rq, &out);
-	struct reply rp = {REPLY_RESULT, (uint32_t)w->index, w->generation, err, rq.tag,
-			   now_ns() - start};
+	mt__task_out_fixed(&out, reply_buf + sizeof(struct reply),
+			   reply_cap - sizeof(struct reply));
+	int err = mt__task_run(mt__task_fn_from_id(th->fn), arg, (size_t)th->len, &out);
+	struct reply rp = {REPLY_RESULT, (uint32_t)w->index, w->generation, err,
+			   tag,		 now_ns() - start};
 	memcpy(reply_buf, &rp, sizeof rp);
 	if (w->page)
 		atomic_store(&w->page->running, 0);
 	return mt_ipc_queue_put(w->results, reply_buf, sizeof rp + (err ? 0 : out.len), -1);
+}
+
+/* Runs a batch of len bytes, in order; returns how many tasks it had, or
+ * -1 when a reply could not be put or the batch is malformed. */
+static long serve_batch(struct worker *w, unsigned char *req, size_t len, unsigned char *reply,
+			size_t reply_cap)
+{
+	struct batch_head bh;
+	if (len < sizeof bh)
+		return -1;
+	memcpy(&bh, req, sizeof bh);
+	size_t at = sizeof bh;
+	for (uint32_t i = 0; i < bh.count; i++) {
+		struct task_head th;
+		if (len - at < sizeof th)
+			return -1;
+		memcpy(&th, req + at, sizeof th);
+		at += sizeof th;
+		if (th.len > len - at ||
+		    serve(w, &th, req + at, bh.first_tag + i, reply, reply_cap))
+			return -1;
+		at += padded((size_t)th.len);
+	}
+	return bh.count;
 }
 
 static int worker_main(void *arg)
@@ -171,13 +232,16 @@ static int worker_main(void *arg)
 	unsigned char *req = malloc(size), *reply = malloc(size);
 	if (!req || !reply)
 		return 1;
+	/* The parent sends no more than max_tasks_per_worker tasks. */
 	unsigned max = opts->max_tasks_per_worker;
-	for (unsigned done = 0; !max || done < max; done++) {
+	for (uint64_t done = 0; !max || done < max;) {
 		size_t len;
 		if (mt_ipc_queue_get(w->requests, req, size, &len, -1))
 			break; /* closed and empty: leave */
-		if (serve(w, req, len, reply, size))
+		long n = serve_batch(w, req, len, reply, size);
+		if (n < 0)
 			return 1;
+		done += (uint64_t)n;
 	}
 	return 0;
 }
@@ -214,8 +278,7 @@ static int worker_start(struct mt_pool *p, int index)
 	w->pool = p;
 	w->budget = p->opts.max_tasks_per_worker ? p->opts.max_tasks_per_worker : UINT64_MAX;
 	w->inflight = calloc(pi->inflight_cap, sizeof *w->inflight);
-	int err = w->inflight ? mt_ipc_queue_new(&w->requests, pi->inflight_cap,
-						 sizeof(struct request) + p->opts.max_message)
+	int err = w->inflight ? mt_ipc_queue_new(&w->requests, MESSAGES_OUT, message_size(p))
 			      : -ENOMEM;
 	if (!err && p->opts.task_timeout > 0) {
 		w->page = mmap(NULL, sizeof *w->page, PROT_READ | PROT_WRITE,
@@ -260,46 +323,88 @@ static void worker_retire(struct worker *w)
 
 /* ---- dispatch: pending futures to workers with room; p->lock held ---- */
 
-static struct worker *least_loaded(struct process_impl *pi)
+static size_t tasks_out(const struct worker *w)
+{
+	return (size_t)(w->sent - w->done);
+}
+
+/* Whether w takes a new batch: it has a batch slot free and has run down
+ * to half its depth (so that batches are large and a worker always has
+ * the next one waiting while it runs one), or to nothing when the depth
+ * is 1 (long tasks: none waits behind another). */
+static bool wants_batch(const struct process_impl *pi, const struct worker *w)
+{
+	return !w->retiring && !w->dead && w->budget &&
+	       w->batches_sent - w->batches_done < MESSAGES_OUT &&
+	       tasks_out(w) <= (pi->depth - 1) / 2;
+}
+
+static struct worker *least_loaded(struct process_impl *pi, int *takers)
 {
 	struct worker *best = NULL;
+	*takers = 0;
 	for (int i = 0; i < pi->slots; i++) {
 		struct worker *w = pi->workers[i];
-		if (!w || w->retiring || w->dead || !w->budget || w->sent - w->done >= pi->depth)
+		if (!w || !wants_batch(pi, w))
 			continue;
-		if (!best || w->sent - w->done < best->sent - best->done)
+		++*takers;
+		if (!best || tasks_out(w) < tasks_out(best))
 			best = w;
 	}
 	return best;
 }
 
-static int send_task(struct worker *w, struct mt_future *f, size_t cap, unsigned char *buf)
+/* Packs up to n pending tasks into one batch for w and puts it; false
+ * when nothing was sent. */
+static bool send_batch(struct mt_pool *p, struct worker *w, size_t n)
 {
-	struct request rq = {mt__task_fn_id(f->fn), w->sent};
-	memcpy(buf, &rq, sizeof rq);
-	if (f->arg_len)
-		memcpy(buf + sizeof rq, f->arg, f->arg_len);
-	int err = mt_ipc_queue_put(w->requests, buf, sizeof rq + f->arg_len, 0);
-	if (err)
-		return err;
-	w->inflight[w->sent % cap] = f;
-	w->sent++;
-	w->budget--;
-	return 0;
+	struct process_impl *pi = impl_of(p);
+	size_t size = message_size(p), at = sizeof(struct batch_head), count = 0;
+	unsigned char *buf = pi->send_buf;
+	while (count < n && p->pending_count) {
+		struct mt_future *f = mt__pool_take(p);
+		if (!mt__future_claim(f))
+			continue; /* cancelled: its canceller settles it */
+		if (count && size - at < sizeof(struct task_head) + padded(f->arg_len)) {
+			mt__pool_requeue(p, &f, 1); /* the next batch's */
+			break;
+		}
+		struct task_head th = {mt__task_fn_id(f->fn), f->arg_len};
+		memcpy(buf + at, &th, sizeof th);
+		if (f->arg_len)
+			memcpy(buf + at + sizeof th, f->arg, f->arg_len);
+		at += sizeof th + padded(f->arg_len);
+		w->inflight[(w->sent + count++) % pi->inflight_cap] = f;
+	}
+	if (!count)
+		return false;
+	struct batch_head bh = {w->sent, (uint32_t)count, 0};
+	memcpy(buf, &bh, sizeof bh);
+	if (mt_ipc_queue_put(w->requests, buf, at, 0)) {
+		/* cannot happen: w had a batch slot free */
+		for (size_t i = count; i-- > 0;)
+			mt__pool_requeue(p, &w->inflight[(w->sent + i) % pi->inflight_cap], 1);
+		return false;
+	}
+	w->sent += count;
+	w->budget -= count;
+	w->batch_end[w->batches_sent++ % MESSAGES_OUT] = w->sent;
+	return true;
 }
 
+/* Shares the pending tasks out among the workers that want a batch, the
+ * least loaded first, each getting at most its fair share. */
 static void dispatch(struct mt_pool *p)
 {
 	struct process_impl *pi = impl_of(p);
 	struct worker *w;
-	while (!pi->killing && p->pending_count && (w = least_loaded(pi))) {
-		struct mt_future *f = mt__pool_take(p);
-		if (!mt__future_claim(f))
-			continue; /* cancelled: its canceller settles it */
-		if (send_task(w, f, pi->inflight_cap, pi->send_buf)) {
-			mt__pool_requeue(p, &f, 1); /* cannot happen: w had room */
+	int takers;
+	while (!pi->killing && p->pending_count && (w = least_loaded(pi, &takers))) {
+		size_t share = (p->pending_count + (size_t)takers - 1) / (size_t)takers;
+		size_t room = pi->depth - tasks_out(w);
+		size_t n = share < room ? share : room;
+		if (!send_batch(p, w, n < w->budget ? n : (size_t)w->budget))
 			break;
-		}
 	}
 }
 
@@ -333,35 +438,33 @@ static struct mt_future *take_result(struct mt_pool *p, const struct reply *rp)
 		return NULL; /* cannot happen: the protocol keeps order */
 	struct mt_future *f = w->inflight[w->done % pi->inflight_cap];
 	w->done++;
+	if (w->done == w->batch_end[w->batches_done % MESSAGES_OUT])
+		w->batches_done++;
 	adapt_depth(pi, rp->run_ns);
 	dispatch(p);
 	return f;
 }
 
-/* Takes back the requests still queued to dead w: they never ran.
- * Returns how many. */
+/* Takes back the batches still queued to dead w: they never began.
+ * Returns how many tasks they held. */
 static size_t take_back_queued(struct mt_pool *p, struct worker *w)
 {
-	struct process_impl *pi = impl_of(p);
 	size_t size = message_size(p), len, k = 0;
 	unsigned char *buf = malloc(size);
+	struct batch_head bh;
 	while (buf && mt_ipc_queue_get(w->requests, buf, size, &len, 0) == 0)
-		k++;
+		if (len >= sizeof bh && (memcpy(&bh, buf, sizeof bh), true))
+			k += bh.count;
 	free(buf);
-	size_t out = (size_t)(w->sent - w->done);
-	if (k > out)
-		k = out;
-	struct mt_future **back = k ? malloc(k * sizeof *back) : NULL;
-	for (size_t i = 0; back && i < k; i++)
-		back[i] = w->inflight[(w->sent - k + i) % pi->inflight_cap];
-	if (back && !pi->killing)
-		mt__pool_requeue(p, back, k);
-	free(back);
 	return k;
 }
 
-/* Accounts for dead worker rp->worker: what it ran fails, what it had
- * queued goes back, a successor starts. Fills v; p->lock held. */
+/* Accounts for dead worker rp->worker. Its answers are all handled (the
+ * DIED message comes after them), so of its unanswered tasks, done ..
+ * sent - 1, those still in its ring never began, and so did the rest of
+ * the batch it had taken but for the first, the one it was running: that
+ * one fails, the others go back to the queue (or are cancelled, when the
+ * pool terminates); a successor starts. Fills v; p->lock held. */
 static void handle_death(struct mt_pool *p, const struct reply *rp, struct verdict *v,
 			 struct mt_future ***orphans, size_t *orphan_count)
 {
@@ -369,20 +472,25 @@ static void handle_death(struct mt_pool *p, const struct reply *rp, struct verdi
 	struct worker *w = pi->workers[rp->worker];
 	if (!w || w->generation != rp->generation)
 		return;
-	size_t queued = (size_t)(w->sent - w->done);
-	size_t back = take_back_queued(p, w);
-	if (pi->killing && back) { /* terminate: those are cancelled too */
-		*orphans = malloc(back * sizeof **orphans);
-		for (size_t i = 0; *orphans && i < back; i++)
-			(*orphans)[i] = w->inflight[(w->sent - back + i) % pi->inflight_cap];
-		*orphan_count = *orphans ? back : 0;
-	}
-	if (queued > back) {
+	size_t unanswered = tasks_out(w), queued = take_back_queued(p, w);
+	uint64_t first_back = w->done + (queued < unanswered); /* past the one it ran */
+	if (queued < unanswered) {
 		v->f = w->inflight[w->done % pi->inflight_cap];
 		bool timed_out = w->timed_out_tag == w->done + 1;
 		v->error = pi->killing ? -ECANCELED : timed_out ? -ETIMEDOUT : -EOWNERDEAD;
 		v->exitcode = rp->error;
 		v->cancelled = pi->killing;
+	}
+	size_t back = (size_t)(w->sent - first_back);
+	struct mt_future **fs = back ? malloc(back * sizeof *fs) : NULL;
+	for (size_t i = 0; fs && i < back; i++)
+		fs[i] = w->inflight[(first_back + i) % pi->inflight_cap];
+	if (fs && pi->killing) { /* terminate: those are cancelled too */
+		*orphans = fs;
+		*orphan_count = back;
+	} else if (fs) {
+		mt__pool_requeue(p, fs, back);
+		free(fs);
 	}
 	pi->workers[rp->worker] = NULL;
 	pi->live--;
@@ -418,7 +526,8 @@ static bool handle_reply(struct mt_pool *p, const unsigned char *msg, size_t len
 		handle_death(p, &rp, &v, &orphans, &orphan_count);
 	mt_lock_release(&p->lock);
 	if (v.f && rp.kind == REPLY_RESULT)
-		mt__future_settle(v.f, rp.error, MT_NOEXIT, msg + sizeof rp, len - sizeof rp, false);
+		mt__future_settle(v.f, rp.error, MT_NOEXIT, msg + sizeof rp, len - sizeof rp,
+				  false);
 	else if (v.f)
 		mt__future_settle(v.f, v.error, v.exitcode, NULL, 0, v.cancelled);
 	settle_orphans(orphans, orphan_count);
@@ -473,8 +582,8 @@ static void report_death(struct mt_pool *p, struct watched who)
 		return;
 	/* The record stays until the result thread reads DIED: only it frees. */
 	mt_process_join(proc, -1);
-	struct reply rp = {REPLY_DIED, (uint32_t)who.index, who.generation,
-			   mt_process_exitcode(proc), 0, 0};
+	struct reply rp = {
+		REPLY_DIED, (uint32_t)who.index, who.generation, mt_process_exitcode(proc), 0, 0};
 	mt_ipc_queue_put(pi->results, &rp, sizeof rp, -1);
 }
 
@@ -501,7 +610,10 @@ static int monitor_main(void *arg)
 	struct mt_pool *p = arg;
 	struct process_impl *pi = impl_of(p);
 	double step = p->opts.task_timeout / 4;
-	int timeout_ms = p->opts.task_timeout > 0 ? (int)(step < 0.001 ? 1 : step > 0.1 ? 100 : step * 1000) : -1;
+	int timeout_ms = p->opts.task_timeout > 0 ? (int)(step < 0.001 ? 1
+							  : step > 0.1 ? 100
+								       : step * 1000)
+						  : -1;
 	for (;;) {
 		mt_lock_acquire(&p->lock, -1);
 		int cap = pi->slots + 1;

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -63,6 +65,91 @@ static void a_killed_worker_fails_only_its_task_and_is_replaced(void **state)
 	int pids[4];
 	assert_int_equal(mt_pool_worker_pids(p, pids, 4), 2);
 	check_squares(p, 20);
+	mt_pool_free(p);
+	assert_int_equal(wait_for_no_zombies(5), 0);
+}
+
+/* ---- batches: a dying worker's batch, max_tasks_per_worker ---- */
+
+enum { BATCH_TASKS = 300, DOOMED = 150 };
+
+struct counted {
+	int64_t index;
+	int64_t die; /* a signal to kill the worker with, or 0 */
+};
+
+static _Atomic int *runs; /* shared with the workers: how often each task ran */
+
+/* Counts its run, then squares its index (or kills its worker). */
+static int task_counted(const void *arg, size_t len, mt_task_out *out)
+{
+	struct counted c;
+	memcpy(&c, arg, sizeof c);
+	atomic_fetch_add(&runs[c.index], 1);
+	if (c.die)
+		raise((int)c.die);
+	int64_t square = c.index * c.index;
+	return mt_task_return(out, &square, sizeof square);
+}
+
+static mt_future *submit_counted(mt_pool *p, int64_t index, int64_t die)
+{
+	struct counted c = {index, die};
+	mt_future *f;
+	assert_int_equal(mt_pool_submit(p, task_counted, &c, sizeof c, &f), 0);
+	return f;
+}
+
+/* Tiny tasks travel several to a message; a worker that dies in the
+ * middle of one fails only the task it ran: the rest of its batch, never
+ * begun, runs on its successor, once. */
+static void a_worker_dying_mid_batch_fails_only_its_task(void **state)
+{
+	runs = shared_page();
+	mt_pool *p = new_process_pool(1, NULL);
+	for (int round = 0; round < 3; round++) {
+		memset(runs, 0, BATCH_TASKS * sizeof *runs);
+		mt_future *fs[BATCH_TASKS];
+		for (int i = 0; i < BATCH_TASKS; i++)
+			fs[i] = submit_counted(p, i, i == DOOMED ? SIGKILL : 0);
+		for (int i = 0; i < BATCH_TASKS; i++) {
+			if (i == DOOMED) {
+				assert_int_equal(mt_future_result(fs[i], 30, NULL, NULL),
+						 -EOWNERDEAD);
+				assert_int_equal(mt_future_exitcode(fs[i]), -SIGKILL);
+			} else {
+				assert_int_equal(result_i64(fs[i]), (int64_t)i * i);
+			}
+			assert_int_equal(atomic_load(&runs[i]), 1);
+			mt_future_free(fs[i]);
+		}
+	}
+	mt_pool_free(p);
+	munmap((void *)runs, 4096);
+	assert_int_equal(wait_for_no_zombies(5), 0);
+}
+
+/* A batch never holds more tasks than a worker may still run. */
+static void max_tasks_per_worker_bounds_batches(void **state)
+{
+	mt_pool_opts opts = {.max_tasks_per_worker = 3};
+	mt_pool *p = new_process_pool(2, &opts);
+	check_squares(p, 10); /* tiny tasks: the pool batches them */
+	mt_future *fs[60];
+	for (int i = 0; i < 60; i++)
+		fs[i] = submit_i64(p, task_pid, 0);
+	int64_t pids[60];
+	for (int i = 0; i < 60; i++) {
+		pids[i] = result_i64(fs[i]);
+		assert_true(pids[i] > 0);
+		mt_future_free(fs[i]);
+	}
+	for (int i = 0; i < 60; i++) {
+		int same = 0;
+		for (int j = 0; j < 60; j++)
+			same += pids[j] == pids[i];
+		assert_true(same <= 3);
+	}
 	mt_pool_free(p);
 	assert_int_equal(wait_for_no_zombies(5), 0);
 }
@@ -216,6 +303,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_killed_worker_fails_only_its_task_and_is_replaced),
+		cmocka_unit_test(a_worker_dying_mid_batch_fails_only_its_task),
+		cmocka_unit_test(max_tasks_per_worker_bounds_batches),
 		cmocka_unit_test(a_worker_that_exits_or_is_terminated_names_its_exit_code),
 		cmocka_unit_test(a_task_past_its_timeout_has_its_worker_killed),
 		cmocka_unit_test(workers_are_replaced_after_max_tasks),

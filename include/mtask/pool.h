@@ -99,11 +99,12 @@ typedef struct mt_pool_opts {
 	size_t max_message;  /* process pools: the longest argument or result,
 			      * in bytes; 0: 64 KiB */
 	unsigned prefetch;   /* process pools: at most this many tasks queued
-			      * to a worker ahead of the one it runs; 0: 16.
+			      * to a worker ahead of the one it runs; 0: 256.
 			      * The pool queues ahead only as many as cover
 			      * ~0.2 ms of work (none for longer tasks, so a
 			      * task never waits behind a long one while
-			      * another worker idles). */
+			      * another worker idles), sent several to a
+			      * message. */
 } mt_pool_opts;
 
 /* mt_pool_new - start a pool of kind MT_POOL_THREAD or MT_POOL_PROCESS

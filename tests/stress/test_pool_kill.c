@@ -8,9 +8,11 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 
-#include "pool_tasks.h"
 #include "mtask/mtask.h"
+#include "pool_tasks.h"
 #include "testutil.h"
 
 enum { TASKS = 2000, WORKERS = 3 };
@@ -34,14 +36,17 @@ struct killer {
 	mt_pool *pool;
 	_Atomic bool stop;
 	_Atomic int kills;
+	int pause_ms;  /* between kills: this to five times this (ms); 0: 5 */
+	int max_kills; /* then it stops killing; 0: no limit */
 };
 
 static int killer_main(void *arg)
 {
 	struct killer *k = arg;
 	unsigned seed = 12345;
-	while (!atomic_load(&k->stop)) {
-		sleep_seconds(0.005 + (rand_r(&seed) % 20) / 1000.0);
+	while (!atomic_load(&k->stop) && (!k->max_kills || atomic_load(&k->kills) < k->max_kills)) {
+		int ms = k->pause_ms ? k->pause_ms : 5;
+		sleep_seconds((ms + rand_r(&seed) % (ms * 4)) / 1000.0);
 		int pids[WORKERS];
 		int n = mt_pool_worker_pids(k->pool, pids, WORKERS);
 		if (n > WORKERS)
@@ -109,6 +114,75 @@ static void every_future_resolves_once_while_workers_are_killed(void **state)
 	assert_int_equal(count_fds_linked_to("/memfd:"), memfds);
 }
 
+/* Tiny tasks travel in batches; killed in the middle of one, a worker
+ * fails only the task it ran, and every other task runs exactly once
+ * (each counts its runs in memory shared with the workers). */
+enum { FAST_TASKS = 4000 };
+
+static _Atomic int *fast_runs;
+
+/* x -> x * x after 20 us of work, counting its run */
+static int counted_square(const void *arg, size_t len, mt_task_out *out)
+{
+	int64_t x;
+	memcpy(&x, arg, sizeof x);
+	atomic_fetch_add(&fast_runs[x], 1);
+	double start = now_seconds();
+	while (now_seconds() - start < 20e-6)
+		;
+	return task_square(arg, len, out);
+}
+
+static void batched_tasks_run_exactly_once_while_workers_are_killed(void **state)
+{
+	size_t size = FAST_TASKS * sizeof *fast_runs;
+	fast_runs = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(fast_runs != MAP_FAILED);
+	mt_pool_opts opts = {.workers = WORKERS};
+	mt_pool *p;
+	assert_int_equal(mt_pool_new(&p, MT_POOL_PROCESS, &opts), 0);
+	/* Kills 20-100 ms apart: a replacement, slow to fork under the
+	 * sanitizers, gets to take batches before the next kill; 20 kills. */
+	struct killer k = {.pool = p, .pause_ms = 20, .max_kills = 20};
+	mt_thread *killer = start_thread(killer_main, &k);
+	static mt_future *fs[FAST_TASKS];
+	int died = 0;
+	/* Rounds until enough kills landed, within a few seconds. */
+	double start = now_seconds();
+	for (int round = 0;
+	     round < 1 || (atomic_load(&k.kills) < k.max_kills && now_seconds() - start < 5);
+	     round++) {
+		memset((void *)fast_runs, 0, size);
+		for (int64_t i = 0; i < FAST_TASKS; i++)
+			assert_int_equal(mt_pool_submit(p, counted_square, &i, sizeof i, &fs[i]),
+					 0);
+		for (int i = 0; i < FAST_TASKS; i++) {
+			const void *data;
+			size_t len;
+			int err = mt_future_result(fs[i], 60, &data, &len);
+			if (err == -EOWNERDEAD) {
+				assert_int_equal(mt_future_exitcode(fs[i]), -SIGKILL);
+				assert_true(atomic_load(&fast_runs[i]) <= 1);
+				died++;
+			} else {
+				assert_int_equal(err, 0);
+				assert_int_equal(arg_i64(data), (int64_t)i * i);
+				assert_int_equal(atomic_load(&fast_runs[i]), 1);
+			}
+			mt_future_free(fs[i]);
+		}
+	}
+	atomic_store(&k.stop, true);
+	join_thread(killer);
+	int kills = atomic_load(&k.kills);
+	print_message("%d kills, %d batched tasks died with their worker\n", kills, died);
+	assert_true(kills > 0);
+	assert_true(died <= kills);
+	mt_pool_free(p);
+	munmap((void *)fast_runs, size);
+	assert_int_equal(wait_for_no_zombies(5), 0);
+}
+
 /* The same pool goes on after the killing stops. */
 static void the_pool_serves_new_work_after_kills(void **state)
 {
@@ -133,9 +207,9 @@ static void the_pool_serves_new_work_after_kills(void **state)
 	int64_t in[100], out[100];
 	for (int i = 0; i < 100; i++)
 		in[i] = i;
-	assert_int_equal(mt_pool_map(p, task_square, in, sizeof *in, 100, 10, out, sizeof *out, 60,
-				     NULL),
-			 0);
+	assert_int_equal(
+		mt_pool_map(p, task_square, in, sizeof *in, 100, 10, out, sizeof *out, 60, NULL),
+		0);
 	mt_pool_free(p);
 }
 
@@ -143,6 +217,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_future_resolves_once_while_workers_are_killed),
+		cmocka_unit_test(batched_tasks_run_exactly_once_while_workers_are_killed),
 		cmocka_unit_test(the_pool_serves_new_work_after_kills),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
