@@ -13,6 +13,7 @@ packages=(
 	# reach; bench/peers/coros.py re-runs itself there to find greenlet)
 	libboost-context-dev python3-greenlet python3-gevent
 	gnuplot-nox # `make bench`'s charts (scripts/benchplot.py)
+	wrk nginx-light # `mtask bench http`: the load generator and the peer server
 )
 
 missing=()
