@@ -35,7 +35,7 @@ static bool inside(const char *p, size_t n, const char *start, size_t len)
 static void check_parsed(const char *d, size_t len, const struct http_limits *l,
 			 const struct http_request *r)
 {
-	check(r->head_len >= 18 && r->head_len <= len && r->head_len <= l->head_max,
+	check(r->head_len >= 16 && r->head_len <= len && r->head_len <= l->head_max,
 	      "head length out of bounds");
 	check(!memcmp(d + r->head_len - 4, "\r\n\r\n", 4), "head does not end with a blank line");
 	check(r->method_len > 0 && inside(r->method, r->method_len, d, r->head_len),
