@@ -28,12 +28,12 @@ struct http_limits {
 /* What http_parse_request found. The error values are the status codes
  * to answer with, after which the connection closes. */
 enum http_result {
-	HTTP_PARSED = 0,                 /* a whole head: *req is filled in */
-	HTTP_INCOMPLETE = 1,             /* no error so far; read more */
-	HTTP_BAD_REQUEST = 400,          /* malformed */
-	HTTP_CONTENT_TOO_LARGE = 413,    /* Content-Length above body_max */
-	HTTP_FIELDS_TOO_LARGE = 431,     /* head above head_max, or too many fields */
-	HTTP_VERSION_UNSUPPORTED = 505,  /* a well-formed HTTP/x.y with x != 1 */
+	HTTP_PARSED = 0,		/* a whole head: *req is filled in */
+	HTTP_INCOMPLETE = 1,		/* no error so far; read more */
+	HTTP_BAD_REQUEST = 400,		/* malformed */
+	HTTP_CONTENT_TOO_LARGE = 413,	/* Content-Length above body_max */
+	HTTP_FIELDS_TOO_LARGE = 431,	/* head above head_max, or too many fields */
+	HTTP_VERSION_UNSUPPORTED = 505, /* a well-formed HTTP/x.y with x != 1 */
 };
 
 /* One request head. Pointers point into the buffer given to the parser. */
@@ -42,11 +42,11 @@ struct http_request {
 	size_t method_len;
 	const char *target;
 	size_t target_len;
-	int minor_version;       /* 0 for HTTP/1.0, 1 for HTTP/1.1 and later 1.x */
+	int minor_version; /* 0 for HTTP/1.0, 1 for HTTP/1.1 and later 1.x */
 	size_t field_count;
-	size_t head_len;         /* bytes the head takes: the body starts here */
+	size_t head_len;	 /* bytes the head takes: the body starts here */
 	uint64_t content_length; /* body bytes that follow the head (0: none) */
-	bool keep_alive;         /* the connection stays open after the answer */
+	bool keep_alive;	 /* the connection stays open after the answer */
 };
 
 /* http_parse_request - parse the request head at the start of buf[0..len).

@@ -172,7 +172,7 @@ static int queue_answer(struct http_conn *c, int status, int minor, bool keep_al
 	if (status != 200)
 		body = (snprintf(reason_body, sizeof reason_body, "%s\n", http_reason(status)),
 			reason_body);
-	const char *connection = !keep_alive ? "Connection: close\r\n"
+	const char *connection = !keep_alive  ? "Connection: close\r\n"
 				 : minor == 0 ? "Connection: keep-alive\r\n"
 					      : "";
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -219,7 +219,7 @@ static enum http_step answer_buffered(struct http_conn *c, int *answered)
 			return HTTP_READ_MORE;
 		if (r != HTTP_PARSED)
 			return queue_answer(c, (int)r, 1, false, false) ? HTTP_CLOSE
-									 : HTTP_CLOSE_GRACEFULLY;
+									: HTTP_CLOSE_GRACEFULLY;
 		bool head = req.method_len == 4 && !memcmp(req.method, "HEAD", 4);
 		if (queue_answer(c, 200, req.minor_version, req.keep_alive, head))
 			return HTTP_CLOSE;
@@ -250,7 +250,8 @@ static void serve_http(struct http_conn *c)
 		double left = deadline - now();
 		if (left <= 0)
 			return;
-		ssize_t n = c->io->recv(c->io, c->fd, c->in + c->have, sizeof c->in - c->have, left);
+		ssize_t n =
+			c->io->recv(c->io, c->fd, c->in + c->have, sizeof c->in - c->have, left);
 		if (n <= 0)
 			return;
 		c->have += (size_t)n;

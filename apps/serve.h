@@ -24,9 +24,9 @@ enum serve_proto { SERVE_ECHO, SERVE_HTTP };
 struct serve_options {
 	enum serve_model model;
 	enum serve_proto proto;
-	int workers;                /* pool threads, or coro hubs (threads) */
-	struct sockaddr_in addr;    /* where to listen; port 0: any free one */
-	double timeout;             /* seconds: idle, and to send one request head */
+	int workers;		 /* pool threads, or coro hubs (threads) */
+	struct sockaddr_in addr; /* where to listen; port 0: any free one */
+	double timeout;		 /* seconds: idle, and to send one request head */
 	struct http_limits limits;
 };
 

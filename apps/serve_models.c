@@ -269,7 +269,8 @@ static int hub_thread(void *arg)
 	mt_greenlet *watcher;
 	int err = mt_group_new(&s->group);
 	if (!err)
-		err = mt_greenlet_spawn(NULL, accept_greenlet, s, &(mt_greenlet_opts){.group = s->group});
+		err = mt_greenlet_spawn(NULL, accept_greenlet, s,
+					&(mt_greenlet_opts){.group = s->group});
 	if (!err)
 		err = mt_greenlet_spawn(&watcher, stop_greenlet, s, NULL);
 	if (err) {
@@ -358,7 +359,9 @@ int serve_run(const struct serve_options *o)
 	       inet_ntop(AF_INET, &addr.sin_addr, where, sizeof where), ntohs(addr.sin_port));
 	if (o->model == SERVE_POOL || o->model == SERVE_CORO)
 		printf(" (%d %s)", o->workers,
-		       o->model == SERVE_POOL ? "threads" : o->workers == 1 ? "hub" : "hubs");
+		       o->model == SERVE_POOL ? "threads"
+		       : o->workers == 1      ? "hub"
+					      : "hubs");
 	printf("\n");
 	fflush(stdout);
 	int status = run_model(hubs, o);

@@ -39,8 +39,8 @@ enum { NGINX, CORO, POOL, THREAD, FORK, CORO_IDLE, SERVERS };
 
 struct server {
 	const char *implementation; /* the rows' name */
-	const char *model;          /* mtask serve --model; NULL: nginx */
-	const char *workers;        /* --workers, or NULL */
+	const char *model;	    /* mtask serve --model; NULL: nginx */
+	const char *workers;	    /* --workers, or NULL */
 	pid_t pid;
 	int port;
 	char skipped[BENCH_TEXT_MAX];
@@ -121,8 +121,8 @@ static void stop(struct server *s)
 
 static int start_mtask(struct server *s)
 {
-	char *argv[12] = {"/proc/self/exe", "serve", "--model", (char *)s->model, "--port", "0",
-			  "--timeout", "120"};
+	char *argv[12] = {"/proc/self/exe", "serve", "--model",	  (char *)s->model,
+			  "--port",	    "0",     "--timeout", "120"};
 	int argc = 8, out;
 	if (s->workers) {
 		argv[argc++] = "--workers";
@@ -168,7 +168,8 @@ static int free_port(void)
 
 static int connect_to(int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
@@ -256,7 +257,10 @@ static uint64_t parse_duration(const char *text)
 	char unit[4] = "";
 	if (sscanf(text, "%lf%3s", &value, unit) < 1)
 		return 0;
-	double scale = !strcmp(unit, "us") ? 1e3 : !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "s") ? 1e9 : 0;
+	double scale = !strcmp(unit, "us")   ? 1e3
+		       : !strcmp(unit, "ms") ? 1e6
+		       : !strcmp(unit, "s")  ? 1e9
+					     : 0;
 	return (uint64_t)(value * scale);
 }
 
@@ -266,8 +270,13 @@ static int run_wrk(const char *wrk, int port, bool quick, uint64_t *ns_per_reque
 {
 	char url[64], report[8192];
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
-	char *argv[] = {(char *)wrk, "-t1", "-c" WRK_CONNECTIONS,
-			quick ? "-d" WRK_QUICK_DURATION : "-d" WRK_DURATION, "--latency", url, NULL};
+	char *argv[] = {(char *)wrk,
+			"-t1",
+			"-c" WRK_CONNECTIONS,
+			quick ? "-d" WRK_QUICK_DURATION : "-d" WRK_DURATION,
+			"--latency",
+			url,
+			NULL};
 	int out;
 	pid_t pid = spawn_reading(argv, &out);
 	if (pid < 0)
@@ -378,7 +387,8 @@ static int measure(struct bench_result *result, const char *wrk, bool quick, int
 	int err = run_wrk(wrk, port, quick, &ns, &p99);
 	if (err) {
 		snprintf(result->rows[i].skipped, BENCH_TEXT_MAX, "wrk failed against it");
-		snprintf(result->rows[i + SERVERS].skipped, BENCH_TEXT_MAX, "wrk failed against it");
+		snprintf(result->rows[i + SERVERS].skipped, BENCH_TEXT_MAX,
+			 "wrk failed against it");
 		return err;
 	}
 	return bench_row_add_sample(&result->rows[i], ns) ||

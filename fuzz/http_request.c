@@ -67,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (got == HTTP_INCOMPLETE)
 			return 0;
 		if (got != HTTP_PARSED) {
-			check(got == 400 || got == 413 || got == 431 || got == 505, "unknown result");
+			check(got == 400 || got == 413 || got == 431 || got == 505,
+			      "unknown result");
 			/* More bytes after do not change the verdict, unless the
 			 * verdict was that the window is full. */
 			if (got != HTTP_FIELDS_TOO_LARGE && len > 0)
