@@ -72,6 +72,15 @@ static int open_listener(struct sockaddr_in *addr, bool reuseport)
 	return fd;
 }
 
+/* An accept error that says nothing about the next accept: a client that
+ * gave up, a signal. Others (out of descriptors or memory, a broken
+ * listener) would repeat at once, so the loops pause before retrying. */
+static bool accept_error_passes(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED ||
+	       err == ETIMEDOUT;
+}
+
 static void set_nodelay(int fd)
 {
 	int on = 1;
@@ -81,7 +90,7 @@ static void set_nodelay(int fd)
 /* ---- one accept loop for fork, thread and pool ---- */
 
 /* Hands each accepted connection to take (which owns it on 0) until the
- * stop. Out of descriptors, it pauses a little rather than spin. */
+ * stop. After a lasting error it pauses a little rather than spin. */
 static void accept_until_stop(int listen_fd, int (*take)(int conn, void *ctx), void *ctx)
 {
 	struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN},
@@ -93,7 +102,7 @@ static void accept_until_stop(int listen_fd, int (*take)(int conn, void *ctx), v
 		if (n <= 0)
 			continue;
 		int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (conn < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
+		if (conn < 0 && !accept_error_passes(errno))
 			poll(&p[1], 1, 100);
 		if (conn < 0)
 			continue;
@@ -243,7 +252,7 @@ static int accept_greenlet(void *arg)
 		int conn = mt_accept(s->listen_fd, NULL, NULL, -1);
 		if (conn == -ECANCELED)
 			return 0;
-		if (conn == -EMFILE || conn == -ENFILE || conn == -ENOMEM)
+		if (conn < 0 && !accept_error_passes(-conn))
 			mt_hub_sleep(0.1);
 		if (conn < 0)
 			continue;
