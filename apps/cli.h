@@ -25,5 +25,6 @@ int cmd_sched(int argc, char **argv);
 int cmd_primes(int argc, char **argv);
 int cmd_chat_server(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{"primes", cmd_primes, "sum of the primes below N with 1..K processes, threads or pool workers"},
 	{"chat-server", cmd_chat_server, "the notes' UDP chat room server; stdin lines are 管理员's"},
 	{"chat", cmd_chat, "the notes' chat room client, with line editing"},
+	{"serve", cmd_serve, "the notes' TCP server, echo or HTTP: fork, thread, pool or coro"},
 };
 
 int cli_usage_error(const char *command, const char *fmt, ...)

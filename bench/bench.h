@@ -36,7 +36,8 @@
 	X(coro, "coroutine switch, spawn and memory, greenlet spawn+join, against Boost.Context, ucontext, greenlet and gevent") \
 	X(pipe, "a Pipe round trip between two processes, against pipe(2), eventfd and Python") \
 	X(pool, "tasks and maps through thread and process pools, against Python's executors and Pool") \
-	X(hubio, "the hub's IO on epoll and on io_uring: greenlet round trips, connections")
+	X(hubio, "the hub's IO on epoll and on io_uring: greenlet round trips, connections") \
+	X(http, "mtask serve's four models answering HTTP under wrk, beside nginx with one worker")
 /* clang-format on */
 
 #define BENCH_ROWS_MAX 16

@@ -14,6 +14,7 @@ packages=(
 	libboost-context-dev python3-greenlet python3-gevent
 	gnuplot-nox # `make bench`'s charts (scripts/benchplot.py)
 	liburing-dev # the hub's io_uring backend (MTASK_HUB_BACKEND=uring); optional
+	wrk nginx-light # `mtask bench http`: the load generator and the peer server
 )
 
 missing=()
