@@ -576,15 +576,7 @@ static void a_lock_whose_holder_was_killed_is_repaired_by_the_next(void **state)
 
 int main(void)
 {
-#ifdef __SANITIZE_THREAD__
-	/* TSan sleeps 1 s at exit in every process that still has a second
-	 * thread (mtask's reaper); that is noise here, and adds up. */
-	const char *old = getenv("TSAN_OPTIONS");
-	char options[512];
-	snprintf(options, sizeof options, "%s%satexit_sleep_ms=0", old ? old : "",
-		 old && *old ? ":" : "");
-	setenv("TSAN_OPTIONS", options, 1);
-#endif
+	quiet_tsan_exit_of_examples();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fork_returns_child_pid_to_parent_and_zero_to_child),
 		cmocka_unit_test(exit_flushes_and_runs_atexit_but__exit_does_not),

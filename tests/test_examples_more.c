@@ -180,15 +180,7 @@ static void the_echo_server_answers_every_client_then_its_group_closes(void **st
 
 int main(void)
 {
-#ifdef __SANITIZE_THREAD__
-	/* TSan sleeps 1 s at exit in every process that still has a second
-	 * thread (mtask's reaper); that is noise here, and adds up. */
-	const char *old = getenv("TSAN_OPTIONS");
-	char options[512];
-	snprintf(options, sizeof options, "%s%satexit_sleep_ms=0", old ? old : "",
-		 old && *old ? ":" : "");
-	setenv("TSAN_OPTIONS", options, 1);
-#endif
+	quiet_tsan_exit_of_examples();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(greenlet_eat_and_play_take_turns_and_play_ends_first),
 		cmocka_unit_test(thrown_and_finished_downloads_close_file_then_connection),
