@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
 	cmake ninja-build gcc make pkg-config # the build
 	libcmocka-dev                          # the tests
+	libedit-dev                            # `mtask chat`: line editing
 	python3                                # the benchmarks' Python peers
 	# `mtask bench coro`: Boost.Context's fcontext beside mt_coro, and
 	# greenlet and gevent for Debian's /usr/bin/python3 (PyPI is out of
