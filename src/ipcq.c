@@ -70,6 +70,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -125,6 +126,15 @@ int mt_ipc_queue_new(mt_ipc_queue **qp, size_t maxsize, size_t max_message)
 		free(q);
 		return err ? err : -ENOMEM;
 	}
+	/* Made now, not on the first mt_ipc_queue_fd: every process forked
+	 * from here on must hold the same one to signal it. */
+	q->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->fd < 0) {
+		err = -errno;
+		munmap(at, q->map_size);
+		free(q);
+		return err;
+	}
 	struct shared *sh = q->shared = at; /* zero-filled by the kernel */
 	q->ring = (unsigned char *)at + RING_OFFSET;
 	q->spin = sysconf(_SC_NPROCESSORS_ONLN) > 1;
@@ -145,6 +155,7 @@ void mt_ipc_queue_free(mt_ipc_queue *q)
 	if (!q)
 		return;
 	munmap(q->shared, q->map_size);
+	close(q->fd);
 	free(q);
 }
 
@@ -163,6 +174,71 @@ static void wake_sleepers(_Atomic uint32_t *word)
 {
 	if (atomic_load_explicit(word, memory_order_seq_cst) & SLEEPERS)
 		wake_all(word);
+}
+
+/* ---- mt_ipc_queue_fd's descriptor ----
+ *
+ * Readable while the queue may hold a message. FD_SIGNALLED says a write
+ * is made or under way: a put that commits sets it and, if it was clear,
+ * writes. A get that finds the ring empty clears it, drains the
+ * descriptor, then looks again and writes if a message is there. The
+ * put's commit and its look at fd_state, like the clear and the get's
+ * second look, are sequentially consistent, so one of the two sees the
+ * other: no message sits behind a quiet descriptor. Both run under their
+ * side's lock, so a process killed half-way is repaired by the next
+ * holder (take_over_from_dead_holder looks and writes); and a drain never
+ * trusts the flag, so a write left without it costs at worst one
+ * readable moment with nothing to get. */
+
+static bool message_now(mt_ipc_queue *q);
+
+static bool fd_armed(mt_ipc_queue *q)
+{
+	return atomic_load_explicit(&q->shared->fd_state, memory_order_relaxed) & FD_ARMED;
+}
+
+static void raise_fd(mt_ipc_queue *q)
+{
+	atomic_fetch_or_explicit(&q->shared->fd_state, FD_SIGNALLED, memory_order_seq_cst);
+	(void)!write(q->fd, &(uint64_t){1}, sizeof(uint64_t));
+}
+
+/* Under put_lock, after a commit: readable, unless it is or will be. */
+static void signal_fd(mt_ipc_queue *q)
+{
+	_Atomic uint32_t *state = &q->shared->fd_state;
+	if (atomic_load_explicit(state, memory_order_seq_cst) == FD_ARMED &&
+	    !(atomic_fetch_or_explicit(state, FD_SIGNALLED, memory_order_seq_cst) & FD_SIGNALLED))
+		(void)!write(q->fd, &(uint64_t){1}, sizeof(uint64_t));
+}
+
+/* Under get_lock, after a get found the ring empty. */
+static void clear_fd(mt_ipc_queue *q)
+{
+	uint64_t count;
+	if (!fd_armed(q))
+		return;
+	atomic_fetch_and_explicit(&q->shared->fd_state, ~FD_SIGNALLED, memory_order_seq_cst);
+	(void)!read(q->fd, &count, sizeof count);
+	if (message_now(q))
+		raise_fd(q);
+}
+
+/* A put, a get or a close whose process died may have owed a write. */
+static void repair_fd(mt_ipc_queue *q)
+{
+	if (fd_armed(q) && message_now(q))
+		raise_fd(q);
+}
+
+int mt_ipc_queue_fd(mt_ipc_queue *q)
+{
+	if (!q)
+		return -EINVAL;
+	uint32_t was = atomic_fetch_or_explicit(&q->shared->fd_state, FD_ARMED, memory_order_seq_cst);
+	if (!(was & FD_ARMED))
+		repair_fd(q); /* puts before the arming did not write */
+	return q->fd;
 }
 
 /* ---- locks, and taking over from a dead holder ---- */
@@ -203,6 +279,7 @@ static void take_over_from_dead_holder(mt_ipc_queue *q, enum side_name name)
 	atomic_fetch_add_explicit(&sh->recoveries, 1, memory_order_relaxed);
 	wake_all(&sh->not_empty);
 	wake_all(&sh->not_full);
+	repair_fd(q);
 	wake_all(&sh->all_done);
 }
 
@@ -426,6 +503,7 @@ static int put_frame(mt_ipc_queue *q, struct position tail, const void *msg, uin
 	atomic_store_explicit(&f->seq, seq, memory_order_seq_cst); /* the commit */
 	atomic_store_explicit(&put->word, pack(tail), memory_order_release);
 	wake_sleepers(&q->shared->not_empty);
+	signal_fd(q);
 	return 0;
 }
 
@@ -556,6 +634,8 @@ int mt_ipc_queue_get(mt_ipc_queue *q, void *buf, size_t cap, size_t *len, double
 	err = wait_for_message(q, &w, &head, &length);
 	if (!err)
 		err = take_message(q, head, length, buf, cap, len);
+	if (err == -ETIMEDOUT || err == -EAGAIN)
+		clear_fd(q);
 	err = finish(q, GET, err);
 	return err == -ETIMEDOUT ? -EAGAIN : err;
 }
@@ -631,6 +711,8 @@ void mt_ipc_queue_close(mt_ipc_queue *q)
 	atomic_store_explicit(&q->shared->closed, 1, memory_order_seq_cst);
 	wake_all(&q->shared->not_empty);
 	wake_all(&q->shared->not_full);
+	if (fd_armed(q))
+		raise_fd(q);
 	finish(q, PUT, err);
 }
 

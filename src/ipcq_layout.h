@@ -24,6 +24,8 @@
 #define CHECK_SALT 0x7149746du
 #define SLEEPERS 1u /* a futex word's bit 0 */
 #define TICK 2u	    /* and its count's step */
+#define FD_ARMED 1u	/* some process asked for the descriptor */
+#define FD_SIGNALLED 2u /* a put made it readable */
 
 /* Spinning (a pause is ~20 ns on bench/queue.c's two-CPU machine): a
  * waiter watches its word ~10 us, what a sleep and wake-up cost, looking
@@ -58,6 +60,7 @@ struct shared {
 	_Alignas(CACHE_LINE) _Atomic uint32_t closed;
 	_Atomic uint32_t recoveries; /* takeovers from a dead holder, for tests */
 	_Atomic uint32_t rewinds;    /* under put_lock: rewind_if_empty's */
+	_Atomic uint32_t fd_state;   /* FD_ARMED, FD_SIGNALLED: mt_ipc_queue_fd's */
 	/* Each on its own line, written only when somebody sleeps or wakes. */
 	_Alignas(CACHE_LINE) _Atomic uint32_t not_empty, not_full, all_done;
 };
@@ -79,6 +82,7 @@ struct mt_ipc_queue {
 	uint64_t capacity, max_message, maxsize;
 	uint64_t frame_max; /* the bytes of a frame of max_message */
 	bool spin;	    /* more than one CPU: waiting by spinning can pay */
+	int fd;		    /* mt_ipc_queue_fd's eventfd, shared by every process */
 	/* Under put_lock: head as this process read it last, puts and rewinds then. */
 	struct position seen_head;
 	uint64_t seen_at;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 
@@ -580,6 +581,103 @@ static void free_leaves_no_descriptor_mapping_or_shm_name(void **state)
 	assert_int_equal(count_queue_mappings(), 0);
 }
 
+/* ---- the descriptor (mt_ipc_queue_fd) ---- */
+
+static bool fd_readable(mt_ipc_queue *q, int timeout_ms)
+{
+	struct pollfd p = {.fd = mt_ipc_queue_fd(q), .events = POLLIN};
+	int n = poll(&p, 1, timeout_ms);
+	assert_true(n >= 0);
+	return n == 1 && (p.revents & POLLIN);
+}
+
+static int put_two_and_close(void *arg)
+{
+	put_message(arg, 3, 0);
+	put_message(arg, 3, 1);
+	mt_ipc_queue_close(arg);
+	return 0;
+}
+
+static void the_descriptor_follows_puts_gets_and_close_across_processes(void **state)
+{
+	mt_ipc_queue *q = new_queue(4, TEST_MESSAGE_MAX);
+	put_message(q, 1, 0); /* before anybody asked for the descriptor */
+	assert_true(mt_ipc_queue_fd(q) >= 0);
+	assert_true(fd_readable(q, 0));
+	get_message(q, 1, 0);
+	unsigned char buf[TEST_MESSAGE_MAX];
+	size_t len;
+	assert_int_equal(mt_ipc_queue_get(q, buf, sizeof buf, &len, 0), -EAGAIN);
+	assert_false(fd_readable(q, 0));
+
+	mt_process *p = start_child(put_two_and_close, q);
+	assert_true(fd_readable(q, 30000));
+	assert_int_equal(join_child(p), 0);
+	get_message(q, 3, 0);
+	get_message(q, 3, 1);
+	assert_int_equal(mt_ipc_queue_get(q, buf, sizeof buf, &len, 0), -EPIPE);
+	assert_true(fd_readable(q, 0)); /* closed: readable for good */
+	assert_int_equal(mt_ipc_queue_fd(NULL), -EINVAL);
+	mt_ipc_queue_free(q);
+}
+
+#define BURSTS 4000
+
+/* Bursts of one to four messages, a pause of up to a few microseconds
+ * between them: many a get that empties the queue races a put. */
+static uint32_t next_burst(uint32_t *x)
+{
+	*x = *x * 1103515245 + 12345;
+	return *x >> 16;
+}
+
+static int put_in_bursts(void *arg)
+{
+	uint32_t seq = 0, x = 12345;
+	for (int b = 0; b < BURSTS; b++) {
+		uint32_t r = next_burst(&x);
+		for (uint32_t n = 1 + r % 4; n > 0; n--)
+			put_message(arg, 4, seq++);
+		for (volatile uint32_t spin = r % 2048; spin > 0; spin--)
+			;
+	}
+	mt_ipc_queue_close(arg);
+	return 0;
+}
+
+static int messages_in_bursts(void)
+{
+	uint32_t x = 12345;
+	int total = 0;
+	for (int b = 0; b < BURSTS; b++)
+		total += 1 + (int)(next_burst(&x) % 4);
+	return total;
+}
+
+static void a_poller_never_sleeps_past_a_message(void **state)
+{
+	mt_ipc_queue *q = new_queue(8, TEST_MESSAGE_MAX);
+	assert_true(mt_ipc_queue_fd(q) >= 0);
+	mt_process *p = start_child(put_in_bursts, q);
+	unsigned char buf[TEST_MESSAGE_MAX];
+	size_t len;
+	int got = 0, err = 0;
+	while (err != -EPIPE) {
+		/* A lost signal shows as a poll that times out with a message in. */
+		if (!fd_readable(q, 10000))
+			assert_true(mt_ipc_queue_empty(q));
+		while ((err = mt_ipc_queue_get(q, buf, sizeof buf, &len, 0)) == 0) {
+			assert_true(test_message_check(buf, len));
+			got++;
+		}
+		assert_true(err == -EAGAIN || err == -EPIPE);
+	}
+	assert_int_equal(join_child(p), 0);
+	assert_int_equal(got, messages_in_bursts());
+	mt_ipc_queue_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +698,8 @@ int main(void)
 		cmocka_unit_test(a_woken_consumer_that_stalls_strands_nothing),
 		cmocka_unit_test(a_scribbled_frame_is_ebadmsg),
 		cmocka_unit_test(free_leaves_no_descriptor_mapping_or_shm_name),
+		cmocka_unit_test(the_descriptor_follows_puts_gets_and_close_across_processes),
+		cmocka_unit_test(a_poller_never_sleeps_past_a_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

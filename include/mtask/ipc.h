@@ -203,8 +203,8 @@ typedef struct mt_ipc_queue mt_ipc_queue;
  * 1024) of at most max_message bytes each (0 gives 64 KiB). Any number of
  * processes and threads may put and get at once. The ring takes
  * maxsize * (max_message + 16 to 31) bytes of address space; a queue that
- * keeps up uses only its first pages. Returns 0, -EINVAL (that is 4 GiB or
- * more), -ENOMEM.
+ * keeps up uses only its first pages, and one descriptor (mt_ipc_queue_fd).
+ * Returns 0, -EINVAL (that is 4 GiB or more), -ENOMEM, -EMFILE, -ENFILE.
  *
  * Every call below may also return -EPROTO or -EBADMSG when the queue's
  * shared memory was overwritten (a stray store in some process): the
@@ -248,6 +248,23 @@ MT_EXPORT int mt_ipc_queue_join(mt_ipc_queue *q, double timeout);
  * -EPIPE. Idempotent. */
 MT_EXPORT void mt_ipc_queue_close(mt_ipc_queue *q);
 MT_EXPORT bool mt_ipc_queue_closed(mt_ipc_queue *q);
+
+/* mt_ipc_queue_fd - a descriptor that polls readable (POLLIN) while q may
+ * hold a message, or once it is closed, in every process that shares q:
+ * to wait for the queue beside sockets, process sentinels and futures
+ * (multiprocessing's Queue._reader). Readable is a hint, as for a socket
+ * several processes read: when poll says so, get with timeout 0 until
+ * -EAGAIN; the get that finds the queue empty clears the descriptor and
+ * the next put makes it readable again. It is an eventfd made with the
+ * queue (so processes forked afterwards hold it too) and owned by q.
+ * Until some process first calls this, puts and gets pay nothing for it;
+ * afterwards a put into a drained queue, and a get that finds it empty,
+ * make one system call. A producer killed between its commit and the
+ * signal leaves the descriptor quiet until the next put (which repairs
+ * what the dead left) or close: poll with a timeout when producers may
+ * die. Returns
+ * the descriptor, or -EINVAL. Thread- and process-safe. */
+MT_EXPORT int mt_ipc_queue_fd(mt_ipc_queue *q);
 
 /* mt_ipc_queue_free - this process's handle goes (no thread of it may be
  * using q); the queue goes with the last process. NULL is ignored. */
