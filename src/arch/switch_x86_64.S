@@ -39,14 +39,17 @@ mt__coro_swap:
 	.cfi_startproc
 	leaq	-56(%rsp), %rsp		/* the frame, below the return address */
 	.cfi_adjust_cfa_offset 56
-	stmxcsr	(%rsp)
-	fnstcw	4(%rsp)
 	movq	%r15, 8(%rsp)
 	movq	%r14, 16(%rsp)
 	movq	%r13, 24(%rsp)
 	movq	%r12, 32(%rsp)
 	movq	%rbx, 40(%rsp)
 	movq	%rbp, 48(%rsp)
+	/* The FP control words after the registers, not before: measured on
+	 * the bench machine (AMD EPYC), the other order costs ~5% a switch,
+	 * as does storing them after sp. */
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
 	.cfi_rel_offset r15, 8
 	.cfi_rel_offset r14, 16
 	.cfi_rel_offset r13, 24
