@@ -538,6 +538,33 @@ static void a_queue_fd_polls_readable_while_items_wait(void **state)
 	assert_int_equal(count_open_fds(), fds_before); /* free closed each */
 }
 
+#define SLEEPING_GETS 100
+
+static int get_while_asleep(void *arg)
+{
+	for (intptr_t i = 0; i < SLEEPING_GETS; i++) {
+		void *item;
+		/* A lost wake-up shows as a get that waits its whole timeout. */
+		if (mt_queue_get(arg, &item, 10) || (intptr_t)item != i)
+			return 1;
+	}
+	return 0;
+}
+
+/* The ring's wakers take no fence; the sleeper pays for both (membarrier):
+ * each put here finds the consumer asleep in the kernel. */
+static void a_consumer_asleep_on_the_ring_is_woken_by_each_put(void **state)
+{
+	mt_queue *q = new_queue(MT_FIFO, 64);
+	mt_thread *t = start_thread(get_while_asleep, q);
+	for (intptr_t i = 0; i < SLEEPING_GETS; i++) {
+		wait_until_asleep(t);
+		assert_int_equal(mt_queue_put(q, as_item(i), 0), 0);
+	}
+	assert_int_equal(join_thread(t), 0);
+	mt_queue_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +586,7 @@ int main(void)
 		cmocka_unit_test(a_bounded_fifo_is_full_at_exactly_its_maxsize),
 		cmocka_unit_test(join_waits_for_every_consumer_on_the_ring),
 		cmocka_unit_test(a_queue_fd_polls_readable_while_items_wait),
+		cmocka_unit_test(a_consumer_asleep_on_the_ring_is_woken_by_each_put),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
