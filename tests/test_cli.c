@@ -320,6 +320,26 @@ static void tour_has_the_scheduling_scene(void **state)
 	assert_non_null(strstr(r.out, "RR, quantum 2                      6.50"));
 }
 
+/* ---- --json, and no progress line off a terminal ---- */
+
+static void primes_json_gives_the_sum_times_and_speedups(void **state)
+{
+	skip_without_python();
+	assert_true(shell_ok("'%s' primes --below 1000 --model thread --json | python3 -c "
+			     "'import json, sys; d = json.load(sys.stdin); "
+			     "assert d[\"sum\"] == 76127 and d[\"model\"] == \"thread\", d; "
+			     "assert [r[\"workers\"] for r in d[\"runs\"]] == [1, 2, 4, 10], d; "
+			     "assert d[\"runs\"][0][\"speedup\"] == 1, d; "
+			     "assert all(r[\"seconds\"] > 0 for r in d[\"runs\"]), d'",
+			     MTASK_BIN));
+	assert_true(shell_ok("'%s' primes --below 2000 --workers 3 --json | python3 -c "
+			     "'import json, sys; d = json.load(sys.stdin); "
+			     "assert d[\"sum\"] == 277050, d; "
+			     "assert [r[\"workers\"] for r in d[\"runs\"]] == [3], d; "
+			     "assert d[\"runs\"][0][\"speedup\"] is None, d'",
+			     MTASK_BIN));
+}
+
 static void chat_commands_have_help(void **state)
 {
 	static const char *commands[] = {"chat-server", "chat"};
@@ -366,6 +386,7 @@ int main(void)
 		cmocka_unit_test(sched_prints_json_when_piped),
 		cmocka_unit_test(sched_writes_svg_and_a_trace),
 		cmocka_unit_test(tour_has_the_scheduling_scene),
+		cmocka_unit_test(primes_json_gives_the_sum_times_and_speedups),
 		cmocka_unit_test(chat_commands_have_help),
 		cmocka_unit_test(chat_bad_arguments_give_one_line_and_exit_2),
 	};
