@@ -12,10 +12,18 @@
  *
  * It leaves on 'quit', at the end of input, on Ctrl-C, SIGTERM or SIGHUP
  * (each sends Q and waits briefly for the server's EXIT), and at once on
- * an EXIT the server sends by itself. The socket is connected to the
- * server: datagrams from anyone else are dropped by the kernel, and an
- * absent server shows up as ECONNREFUSED. */
+ * an EXIT the server sends by itself. It also leaves, saying so on stderr,
+ * when its input is gone without a signal: a terminal that hung up (its
+ * master closed) sends SIGHUP only to the session that has it as its
+ * controlling terminal, so a client started from a shell that was killed,
+ * or with a terminal that is not its controlling one, gets none. It sees
+ * POLLHUP instead (step), or libedit reading nothing or the terminal's end
+ * (read_terminal_key), whatever state libedit is in. The socket is
+ * connected to the server: datagrams from anyone else are dropped by the
+ * kernel, and an absent server shows up as ECONNREFUSED. */
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +42,7 @@
 #define LOGIN_WAIT_MS 2000 /* per try */
 #define EXIT_WAIT_MS 2000  /* for the server's EXIT after our Q */
 #define INPUT_MAX 4096
+#define PROMPT ">>"
 
 struct client {
 	int fd;
@@ -45,7 +54,10 @@ struct client {
 	char input[INPUT_MAX];
 	size_t input_len;
 	bool input_ended;
-	int last_key;	/* the last byte libedit read, or EOF */
+	bool utf8;	/* LC_CTYPE is UTF-8, as the room's text */
+	int last_key;	/* the last character libedit read, or EOF */
+	int key_errno;	/* when last_key is EOF: read's errno, 0 at its end */
+	bool key_read;	/* read_key ran during this rl_callback_read_char */
 	bool line_done; /* on_typed_line ran */
 	bool quitting;	/* Q sent, waiting for EXIT */
 	bool done;
@@ -70,6 +82,12 @@ static void fail(struct client *c, const char *what)
 		chat_addr_text(c->server, where, sizeof where), strerror(errno));
 	c->status = 1;
 	c->done = true;
+}
+
+/* Standard input is gone for good: says why on stderr. */
+static void report_input_gone(const char *why)
+{
+	fprintf(stderr, ERR_PREFIX "%s: leaving the room\n", why);
 }
 
 static void send_text(struct client *c, const char *msg, int len)
@@ -123,17 +141,27 @@ static char *next_plain_line(struct client *c, char *line, size_t cap)
 	return line;
 }
 
-/* Reads what standard input has; false at its end. */
-static bool read_plain_input(struct client *c)
+/* Reads what standard input has. Its end or an error (said on stderr)
+ * ends the input. With `wait`, a non-blocking standard input (O_NONBLOCK
+ * set by whoever shares it) is waited for rather than read again at once,
+ * which would spin. */
+static void read_plain_input(struct client *c, bool wait)
 {
 	ssize_t n = read(STDIN_FILENO, c->input + c->input_len, sizeof c->input - c->input_len);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return true;
-	if (n <= 0)
-		c->input_ended = true;
-	else
+	if (n > 0) {
 		c->input_len += (size_t)n;
-	return n > 0;
+		return;
+	}
+	if (n < 0 && errno == EAGAIN && wait) {
+		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+		poll(&pfd, 1, -1);
+		return;
+	}
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n < 0)
+		report_input_gone(strerror(errno)); /* EIO: a terminal that hung up */
+	c->input_ended = true;
 }
 
 /* A whole line of plain input, waiting for it; NULL at the end. */
@@ -141,7 +169,7 @@ static char *wait_plain_line(struct client *c, char *line, size_t cap)
 {
 	char *got;
 	while (!(got = next_plain_line(c, line, cap)) && !c->input_ended)
-		read_plain_input(c);
+		read_plain_input(c, true);
 	return got;
 }
 
@@ -155,7 +183,7 @@ static const char *ask_name(struct client *c, const char **given, char *typed, s
 	*given = NULL;
 	if (name || !c->tty)
 		return name ? name : wait_plain_line(c, typed, cap);
-	char *line = readline("输入你的ID:");
+	char *line = readline(c->utf8 ? "输入你的ID:" : "ID:"); /* see use_utf8 */
 	snprintf(typed, cap, "%s", line ? line : "");
 	free(line);
 	return line ? typed : NULL;
@@ -256,11 +284,13 @@ static void handle_line(struct client *c, const char *line)
 	send_text(c, msg, len);
 }
 
-/* libedit's line callback: the line is ours to free. libedit puts the
- * terminal back in cooked mode around this call and only makes it raw
- * again at the next key it reads; keys typed in between would meet the
- * kernel's line discipline (Ctrl-D an end of file, Ctrl-U echoed as ^U),
- * so read_input makes it raw at once (line_done). */
+/* libedit's line callback: the line is ours to free. Before calling it,
+ * libedit leaves its one-key-at-a-time mode and puts the terminal back in
+ * cooked mode; the next rl_callback_read_char would then block inside
+ * libedit until a whole line is typed (no message shown, no signal seen
+ * meanwhile), and keys typed before it would meet the kernel's line
+ * discipline (Ctrl-D an end of file). So read_input installs the handler
+ * again at once (line_done): one key at a time, raw mode, a fresh prompt. */
 static void on_typed_line(char *line)
 {
 	the_client->line_done = true;
@@ -277,29 +307,72 @@ static void on_typed_line(char *line)
  * room whatever the line holds: Ctrl-D means "I am done" here. */
 #define CTRL_D ('D' & 0x1f)
 
-static int read_key(FILE *in)
+static int read_byte(int fd, int *err)
 {
 	unsigned char ch;
 	ssize_t n;
-	while ((n = read(fileno(in), &ch, 1)) < 0 && errno == EINTR)
+	while ((n = read(fd, &ch, 1)) < 0 && errno == EINTR)
 		;
-	the_client->last_key = n == 1 ? ch : EOF;
-	return the_client->last_key;
+	*err = n < 0 ? errno : 0;
+	return n == 1 ? ch : EOF;
+}
+
+/* The next key as one character: libedit takes what rl_getc_function
+ * returns as a wide character, so the bytes of a UTF-8 sequence (你) are
+ * put together here, or each byte would become a character of its own. */
+static int read_key(FILE *in)
+{
+	struct client *c = the_client;
+	int key = read_byte(fileno(in), &c->key_errno);
+	int more = key < 0xc0 ? 0 : key < 0xe0 ? 1 : key < 0xf0 ? 2 : 3;
+	if (more && c->utf8)
+		key &= 0x3f >> more; /* the lead byte's bits */
+	for (; more && c->utf8 && key != EOF; more--) {
+		int next = read_byte(fileno(in), &c->key_errno);
+		key = next == EOF ? EOF : key << 6 | (next & 0x3f);
+	}
+	c->key_read = true;
+	c->last_key = key;
+	return key;
+}
+
+/* Standard input is gone (`why`): leave as at its end, saying so. */
+static void input_gone(struct client *c, const char *why)
+{
+	report_input_gone(why);
+	c->input_ended = true;
+	handle_line(c, NULL);
+}
+
+/* On a terminal, libedit reads one key. It may return without reading
+ * any: in cooked mode it first makes the terminal raw, and when that
+ * fails (a terminal that hung up) it gives up before reading; the
+ * terminal would then be readable for ever and the loop spin. A key that
+ * reads as EOF is a terminal that hung up or failed too: in raw mode the
+ * end of input is Ctrl-D, a key like any other. */
+static void read_terminal_key(struct client *c)
+{
+	c->key_read = false;
+	c->line_done = false;
+	rl_callback_read_char();
+	if (!c->key_read)
+		input_gone(c, "the terminal cannot be set up");
+	else if (c->last_key == EOF)
+		input_gone(c, c->key_errno ? strerror(c->key_errno) : "the terminal hung up");
+	else if (c->last_key == CTRL_D)
+		handle_line(c, NULL);
+	else if (c->line_done && !c->quitting)
+		rl_callback_handler_install(PROMPT, on_typed_line); /* see on_typed_line */
 }
 
 static void read_input(struct client *c)
 {
 	if (c->tty) {
-		rl_callback_read_char();
-		if (c->last_key == EOF || c->last_key == CTRL_D)
-			handle_line(c, NULL);
-		else if (c->line_done && !c->quitting)
-			rl_prep_terminal(1); /* see on_typed_line */
-		c->line_done = false;
+		read_terminal_key(c);
 		return;
 	}
 	char line[CHAT_DATAGRAM_MAX + 2];
-	read_plain_input(c);
+	read_plain_input(c, false);
 	while (!c->quitting && next_plain_line(c, line, sizeof line))
 		handle_line(c, line);
 	if (c->input_ended && !c->quitting)
@@ -354,9 +427,10 @@ static void step(struct client *c, const sigset_t *waiting_mask)
 	if (pfd[0].revents)
 		receive(c);
 	if (count == 2 && pfd[1].revents && !c->done) {
-		/* A terminal that hung up never reads as the end of input. */
-		if (c->tty && !(pfd[1].revents & POLLIN))
-			handle_line(c, NULL);
+		/* A live terminal never reports these; one that hung up does,
+		 * beside POLLIN, and may never read as the end of input. */
+		if (c->tty && (pfd[1].revents & (POLLHUP | POLLERR | POLLNVAL)))
+			input_gone(c, "the terminal hung up");
 		else
 			read_input(c);
 	}
@@ -385,7 +459,7 @@ static void chat(struct client *c)
 	catch_stop_signals(&saved, &waiting_mask);
 	if (c->tty) {
 		rl_catch_signals = 0; /* ours: Ctrl-C sends Q */
-		rl_callback_handler_install(">>", on_typed_line);
+		rl_callback_handler_install(PROMPT, on_typed_line);
 		c->editing = true;
 	}
 	while (!c->done)
@@ -410,12 +484,27 @@ static int open_socket(struct client *c)
 	return -1;
 }
 
+/* libedit turns the prompt and the line into wide characters with the C
+ * library's multibyte functions. In the "C" locale every program starts
+ * in, a UTF-8 prompt (the notes' 输入你的ID:) makes libedit 3.1 crash,
+ * and typed Chinese could not be edited. The room's text is UTF-8, so the
+ * client edits in UTF-8: the user's locale if it is UTF-8, else C.UTF-8;
+ * false if neither exists (then an ASCII prompt, bytes as they come). */
+static bool use_utf8(void)
+{
+	const char *set = setlocale(LC_CTYPE, "");
+	if (set && !strcmp(nl_langinfo(CODESET), "UTF-8"))
+		return true;
+	return setlocale(LC_CTYPE, "C.UTF-8") && !strcmp(nl_langinfo(CODESET), "UTF-8");
+}
+
 int chat_client_run(const struct chat_options *options)
 {
 	static struct client c;
 	c = (struct client){.server = &options->addr,
 			    .tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)};
 	the_client = &c;
+	c.utf8 = c.tty && use_utf8();
 	rl_getc_function = read_key; /* before libedit's first use */
 	if (open_socket(&c) < 0)
 		return 1;

@@ -2,10 +2,10 @@
  * its peers in the same run, and prints their tables or JSON. */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bench.h"
 #include "cli.h"
+#include "progress.h"
 
 #define COMMAND "bench"
 
@@ -114,7 +114,7 @@ int cmd_bench(int argc, char **argv)
 	}
 	/* The progress line goes to stderr: shown there even while the JSON
 	 * on stdout goes to a file, as `make bench` does. */
-	args.config.progress = isatty(STDERR_FILENO);
+	args.config.progress = progress_wanted();
 	if (args.json)
 		bench_print_json_begin();
 	else

@@ -1,7 +1,8 @@
 /* cmd_primes.c: `mtask primes`, the notes' exercise: the sum of the primes
  * below N by trial division, with K processes, threads or pool workers.
  * Without --workers it prints the notes' table: 1, 2, 4 and 10 workers,
- * with the speedup over one. */
+ * with the speedup over one; with --json, one JSON document instead. On a
+ * terminal, a run that takes long shows a progress line on stderr. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 #include "cli.h"
 #include "mtask/mtask.h"
 #include "primes.h"
+#include "primes_progress.h"
 
 #define COMMAND "primes"
 #define DEFAULT_BELOW 100000
@@ -19,11 +21,22 @@ struct primes_args {
 	long below, workers; /* workers 0: the table */
 	int model;
 	bool help;
+	bool json;
+};
+
+/* What the runs measured, for --json. */
+struct primes_runs {
+	uint64_t sum;
+	int count;
+	struct primes_run {
+		int workers;
+		double seconds;
+	} run[4];
 };
 
 static void print_help(void)
 {
-	printf("usage: mtask primes [--below N] [--workers K] [--model process|thread|pool]\n\n"
+	printf("usage: mtask primes [--below N] [--workers K] [--model process|thread|pool] [--json]\n\n"
 	       "The notes' exercise: the sum of the primes below N (default %d) by\n"
 	       "trial division (each n divided by 2 .. n-1, as the notes' isPrime),\n"
 	       "split into chunks of equal cost over K workers: K processes that\n"
@@ -31,10 +44,16 @@ static void print_help(void)
 	       "a process pool of K workers mapping 4K chunks. Prints the sum and the\n"
 	       "wall time; without --workers, the times for 1, 2, 4 and 10 workers and\n"
 	       "the speedup of each over one.\n\n"
+	       "When standard error is a terminal, a run that takes longer than half\n"
+	       "a second shows a progress line there (its workers, the share of the\n"
+	       "work done, the time so far), erased before the run's result prints.\n\n"
 	       "options:\n"
 	       "  --below N     sum the primes below N (2-%d)\n"
 	       "  --workers K   one run with K workers (1-%d)\n"
-	       "  --model M     process, thread or pool\n",
+	       "  --model M     process, thread or pool\n"
+	       "  --json        print one JSON document instead of text: below, model,\n"
+	       "                sum, and per run workers, seconds and speedup over one\n"
+	       "                worker (null without a one-worker run)\n",
 	       DEFAULT_BELOW, MAX_BELOW, MAX_WORKERS);
 }
 
@@ -44,6 +63,10 @@ static int parse_args(int argc, char **argv, struct primes_args *a)
 		const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
 			a->help = true;
+			continue;
+		}
+		if (!strcmp(arg, "--json")) {
+			a->json = true;
 			continue;
 		}
 		bool below = !strcmp(arg, "--below"), workers = !strcmp(arg, "--workers");
@@ -86,29 +109,79 @@ static double timed_run(const struct primes_args *a, int workers, uint64_t *sum)
 	return now_seconds() - start;
 }
 
-static int print_table(const struct primes_args *a)
+/* A run's line of text as it ends: in the table (after its heading and,
+ * under the first row, the sum), or the single run's two lines. */
+static void print_text(const struct primes_args *a, const struct primes_runs *r)
 {
-	static const int workers[] = {1, 2, 4, 10};
-	double one = 0;
-	printf("%-8s %-10s %s\n", "workers", "time", "speedup");
-	for (size_t i = 0; i < sizeof workers / sizeof *workers; i++) {
-		uint64_t sum;
-		double t = timed_run(a, workers[i], &sum);
-		if (t < 0)
-			return 1;
-		if (i == 0) {
-			printf("(sum of primes below %ld: %llu; %s model)\n", a->below,
-			       (unsigned long long)sum, primes_model_name(a->model));
-			one = t;
-		}
-		printf("%-8d %-10.3f %.2fx\n", workers[i], t, one / t);
+	const struct primes_run *last = &r->run[r->count - 1];
+	if (a->workers) {
+		printf("sum of primes below %ld: %llu\n", a->below, (unsigned long long)r->sum);
+		printf("%ld %s worker%s: %.3f s\n", a->workers, primes_model_name(a->model),
+		       a->workers == 1 ? "" : "s", last->seconds);
+		return;
+	}
+	if (r->count == 1)
+		printf("(sum of primes below %ld: %llu; %s model)\n", a->below,
+		       (unsigned long long)r->sum, primes_model_name(a->model));
+	printf("%-8d %-10.3f %.2fx\n", last->workers, last->seconds,
+	       r->run[0].seconds / last->seconds);
+	fflush(stdout);
+}
+
+static void print_json(const struct primes_args *a, const struct primes_runs *r)
+{
+	double one = r->run[0].workers == 1 ? r->run[0].seconds : 0;
+	printf("{\"below\": %ld, \"model\": \"%s\", \"sum\": %llu, \"runs\": [", a->below,
+	       primes_model_name(a->model), (unsigned long long)r->sum);
+	for (int i = 0; i < r->count; i++) {
+		printf("%s{\"workers\": %d, \"seconds\": %.6f, \"speedup\": ", i ? ", " : "",
+		       r->run[i].workers, r->run[i].seconds);
+		one > 0 ? printf("%.4f}", one / r->run[i].seconds) : printf("null}");
+	}
+	printf("]}\n");
+}
+
+/* Runs `count` runs of workers[i] workers in turn into r, each timed, and
+ * prints each one's text as it ends (not with --json). The progress line
+ * shows between the rows. 0, or 1 after an error on stderr. */
+static int run_all(const struct primes_args *a, const int *workers, int count,
+		   struct primes_runs *r)
+{
+	struct primes_progress *progress =
+		primes_progress_start(a->below, primes_model_name(a->model));
+	int status = 0;
+	if (!a->json && !a->workers) {
+		printf("%-8s %-10s %s\n", "workers", "time", "speedup");
 		fflush(stdout);
 	}
-	return 0;
+	for (int i = 0; i < count && !status; i++) {
+		uint64_t sum;
+		primes_progress_begin(progress, workers[i], i + 1, count);
+		double t = timed_run(a, workers[i], &sum);
+		primes_progress_end(progress);
+		status = t < 0;
+		if (!status && i > 0 && sum != r->sum) {
+			fprintf(stderr, "mtask primes: %d workers summed %llu, %d summed %llu\n",
+				workers[i], (unsigned long long)sum, workers[0],
+				(unsigned long long)r->sum);
+			status = 1;
+		}
+		if (status)
+			break;
+		r->sum = sum;
+		r->run[r->count++] = (struct primes_run){workers[i], t};
+		if (!a->json)
+			print_text(a, r);
+	}
+	primes_progress_stop(progress);
+	if (!status && a->json)
+		print_json(a, r);
+	return status;
 }
 
 int cmd_primes(int argc, char **argv)
 {
+	static const int table[] = {1, 2, 4, 10};
 	struct primes_args a = {.below = DEFAULT_BELOW, .model = PRIMES_PROCESS};
 	int err = parse_args(argc, argv, &a);
 	if (err)
@@ -117,14 +190,9 @@ int cmd_primes(int argc, char **argv)
 		print_help();
 		return 0;
 	}
-	if (!a.workers)
-		return print_table(&a);
-	uint64_t sum;
-	double t = timed_run(&a, (int)a.workers, &sum);
-	if (t < 0)
-		return 1;
-	printf("sum of primes below %ld: %llu\n", a.below, (unsigned long long)sum);
-	printf("%ld %s worker%s: %.3f s\n", a.workers, primes_model_name(a.model),
-	       a.workers == 1 ? "" : "s", t);
-	return 0;
+	struct primes_runs runs = {0};
+	int one[] = {(int)a.workers};
+	if (a.workers)
+		return run_all(&a, one, 1, &runs);
+	return run_all(&a, table, (int)(sizeof table / sizeof *table), &runs);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "mtask/mtask.h"
 #include "sched.h"
 #include "sched_render.h"
@@ -253,23 +254,6 @@ static int load_workload(const char *path, struct sched_workload *w)
 }
 
 /* ---- JSON ---- */
-
-/* Process names need no escaping (the parser refuses quotes, backslashes
- * and control bytes); a file's path may hold anything. */
-static void json_string(FILE *out, const char *s)
-{
-	putc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			putc(c, out);
-	}
-	putc('"', out);
-}
 
 static void json_stretch(FILE *out, const struct sched_workload *w, const struct sched_run *run,
 			 const struct sched_segment *s, bool first, bool gantt)

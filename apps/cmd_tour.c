@@ -1,6 +1,7 @@
 /* cmd_tour.c: `mtask tour`, the notes' scenarios in the notes' order, each
  * brief, ending with a table of figures measured on this machine. Later
- * modules add their scenarios to the `scenarios` table. */
+ * modules add their scenarios to the `scenarios` table; tour_run.c plays
+ * them. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -423,10 +424,7 @@ static void tour_daemons(void)
 
 /* ---- the table ---- */
 
-static const struct scenario {
-	const char *title;
-	void (*run)(void);
-} scenarios[] = {
+static const struct tour_scene scenarios[] = {
 	{"scheduling: FCFS, SJF, RR and MLFQ share one CPU (mtask sched)", tour_sched},
 	{"fork: one call, two returns (os.fork)", tour_fork},
 	{"orphans: a child whose parent ended first", tour_orphan},
@@ -451,11 +449,20 @@ static const struct scenario {
 
 static void print_usage(void)
 {
-	printf("usage: mtask tour [--list] [--only N]\n\n"
+	printf("usage: mtask tour [--list] [--only N] [--json]\n\n"
 	       "Runs the notes' scenarios in order, briefly, and ends with a table\n"
-	       "of figures measured on this machine.\n\n"
+	       "of figures measured on this machine. Each scenario runs in a process\n"
+	       "of its own: one that fails or hangs (killed after 300 s) is reported\n"
+	       "on stderr, the others still run, and the exit status is 1.\n"
+	       "When standard error is a terminal, a scenario that runs for a while\n"
+	       "shows a progress line there (scene N/M, its title, the time so far),\n"
+	       "erased before the scenario's output continues.\n\n"
 	       "  --list    list the scenarios and exit\n"
-	       "  --only N  run scenario N only (1-%zu)\n",
+	       "  --only N  run scenario N only (1-%zu)\n"
+	       "  --json    print one JSON document instead of the scenarios' output:\n"
+	       "            per scenario its number, title, status (ok, failed, timed\n"
+	       "            out, not started), exitcode and seconds; then the table's\n"
+	       "            figures in seconds (null when the table did not run)\n",
 	       sizeof scenarios / sizeof scenarios[0]);
 }
 
@@ -465,10 +472,12 @@ int cmd_tour(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"list", no_argument, NULL, 'l'},
 		{"only", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
 		{0},
 	};
 	const long count = (long)(sizeof scenarios / sizeof scenarios[0]);
 	long only = 0;
+	bool json = false;
 	int opt;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -480,6 +489,9 @@ int cmd_tour(int argc, char **argv)
 			for (long i = 0; i < count; i++)
 				printf("%2ld. %s\n", i + 1, scenarios[i].title);
 			return 0;
+		case 'j':
+			json = true;
+			break;
 		case 'o':
 			if (!cli_parse_long(optarg, 1, count, &only))
 				return cli_usage_error("tour", "--only wants 1-%ld, not '%s'",
@@ -491,13 +503,5 @@ int cmd_tour(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("tour", "unexpected argument '%s'", argv[optind]);
-	for (long i = 0; i < count; i++) {
-		if (only && i + 1 != only)
-			continue;
-		printf("%s%ld. %s\n", i ? "\n" : "", i + 1, scenarios[i].title);
-		fflush(stdout);
-		scenarios[i].run();
-		fflush(stdout);
-	}
-	return 0;
+	return tour_run(scenarios, (int)count, (int)only, json);
 }

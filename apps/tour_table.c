@@ -3,14 +3,16 @@
  * coroutines or between threads, and the notes' prime sum with 1, 2 and 4
  * pool workers.
  *
- * Everything is measured in a fresh child: by now the tour's own process
- * has had threads, and glibc's fork is slower in a process that ever had
- * more than one (see docs/benchmarks.md). The child starts with one thread,
- * like a program that has just begun; it sends its figures back through
+ * Everything is measured in a fresh child, which starts with one thread
+ * like a program that has just begun (glibc's fork is slower in a process
+ * that ever had more than one, see docs/benchmarks.md, and this scene
+ * may run where others ran before it); it sends its figures back through
  * shared memory. Each figure is the median of many short samples, so a
- * noisy moment of a shared machine moves it little. */
+ * noisy moment of a shared machine moves it little. The figures stay in
+ * that shared page afterwards, for `mtask tour --json` (tour_table_share). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -31,6 +33,32 @@ enum figure {
 	PRIMES_1, /* then PRIMES_2, PRIMES_4 */
 	FIGURES = PRIMES_1 + 3
 };
+
+/* The figures' names in the JSON document, in enum figure's order. */
+static const char *const figure_names[FIGURES] = {
+	"process_start_join", "thread_start_join", "coroutine_switch", "thread_switch",
+	"primes_1_pool_worker", "primes_2_pool_workers", "primes_4_pool_workers",
+};
+
+/* One shared page: measured by a child, read by its parent and, when
+ * tour_table_share made it before the tour's scene process started, by
+ * the tour itself. */
+struct figures {
+	bool measured;
+	double seconds[FIGURES];
+};
+
+static struct figures *shared_figures;
+
+void tour_table_share(void)
+{
+	if (shared_figures)
+		return;
+	struct figures *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (f != MAP_FAILED)
+		shared_figures = f;
+}
 
 static double now_seconds(void)
 {
@@ -161,13 +189,15 @@ static double time_primes(int workers)
 
 static int measure_in_child(void *arg)
 {
-	double *figures = arg;
+	struct figures *f = arg;
+	double *figures = f->seconds;
 	for (int i = 0; i < 3; i++)
 		figures[PRIMES_1 + i] = time_primes(1 << i);
 	figures[PROCESS_START] = median_start_join(true, 100);
 	figures[THREAD_START] = median_start_join(false, 200);
 	figures[CORO_SWITCH] = median_coro_switch();
 	figures[THREAD_SWITCH] = median_thread_switch();
+	f->measured = true;
 	return 0;
 }
 
@@ -181,34 +211,54 @@ static void print_row(const char *operation, double seconds)
 		printf("  %-34s %9.1f ns\n", operation, seconds * 1e9);
 }
 
+static void print_table(const double *figures)
+{
+	printf("  %-34s %12s\n", "operation (median)", "time");
+	print_row("thread start + join", figures[THREAD_START]);
+	print_row("process start + join", figures[PROCESS_START]);
+	print_row("thread switch (semaphore turns)", figures[THREAD_SWITCH]);
+	print_row("coroutine switch (mt_coro_switch)", figures[CORO_SWITCH]);
+	for (int i = 0; i < 3; i++) {
+		char what[64];
+		snprintf(what, sizeof what, "primes below %d, %d pool worker%s", PRIMES_BELOW,
+			 1 << i, i ? "s" : "");
+		print_row(what, figures[PRIMES_1 + i]);
+	}
+	printf("  a process start costs %.0fx a thread start here;\n"
+	       "  a thread switch costs %.0fx a coroutine switch;\n"
+	       "  2 and 4 pool workers sum the primes %.2fx and %.2fx as fast as 1\n",
+	       figures[PROCESS_START] / figures[THREAD_START],
+	       figures[THREAD_SWITCH] / figures[CORO_SWITCH], figures[PRIMES_1] / figures[PRIMES_1 + 1],
+	       figures[PRIMES_1] / figures[PRIMES_1 + 2]);
+}
+
 void tour_table(void)
 {
-	double *figures = mmap(NULL, FIGURES * sizeof(double), PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	tour_table_share();
+	struct figures *f = shared_figures;
 	mt_process *p;
-	if (figures == MAP_FAILED)
+	if (!f)
 		return;
-	if (mt_process_start(&p, measure_in_child, figures, NULL) == 0) {
-		mt_process_join(p, -1);
-		mt_process_free(p);
-		printf("  %-34s %12s\n", "operation (median)", "time");
-		print_row("thread start + join", figures[THREAD_START]);
-		print_row("process start + join", figures[PROCESS_START]);
-		print_row("thread switch (semaphore turns)", figures[THREAD_SWITCH]);
-		print_row("coroutine switch (mt_coro_switch)", figures[CORO_SWITCH]);
-		for (int i = 0; i < 3; i++) {
-			char what[64];
-			snprintf(what, sizeof what, "primes below %d, %d pool worker%s",
-				 PRIMES_BELOW, 1 << i, i ? "s" : "");
-			print_row(what, figures[PRIMES_1 + i]);
-		}
-		printf("  a process start costs %.0fx a thread start here;\n"
-		       "  a thread switch costs %.0fx a coroutine switch;\n"
-		       "  2 and 4 pool workers sum the primes %.2fx and %.2fx as fast as 1\n",
-		       figures[PROCESS_START] / figures[THREAD_START],
-		       figures[THREAD_SWITCH] / figures[CORO_SWITCH],
-		       figures[PRIMES_1] / figures[PRIMES_1 + 1],
-		       figures[PRIMES_1] / figures[PRIMES_1 + 2]);
+	memset(f, 0, sizeof *f);
+	if (mt_process_start(&p, measure_in_child, f, NULL))
+		return;
+	mt_process_join(p, -1);
+	int code = mt_process_exitcode(p);
+	mt_process_free(p);
+	if (f->measured)
+		print_table(f->seconds);
+	else
+		printf("  the measuring process failed (exitcode %d)\n", code);
+}
+
+void tour_table_print_json(FILE *out)
+{
+	if (!shared_figures || !shared_figures->measured) {
+		fprintf(out, "null");
+		return;
 	}
-	munmap(figures, FIGURES * sizeof(double));
+	fprintf(out, "{\"primes_below\": %d", PRIMES_BELOW);
+	for (int i = 0; i < FIGURES; i++)
+		fprintf(out, ", \"%s_seconds\": %.6g", figure_names[i], shared_figures->seconds[i]);
+	fprintf(out, "}");
 }

@@ -11,6 +11,7 @@
 
 #include "bench.h"
 #include "mtask/common.h"
+#include "progress.h"
 
 #define BENCH_ENTRY(bench_name, bench_summary)                                                     \
 	{.name = #bench_name, .summary = bench_summary, .run = bench_##bench_name},
@@ -188,17 +189,6 @@ static int run_batch(const struct bench_config *config, struct bench_result *res
 	return 0;
 }
 
-static void show_progress(const struct bench_config *config, const struct bench_result *result,
-			  int round, int rounds, const char *implementation)
-{
-	if (!config->progress)
-		return;
-	/* \r and "erase line" keep the progress on one line of stderr. */
-	fprintf(stderr, "\r\033[K%s: round %d/%d: %s", result->name, round + 1, rounds,
-		implementation);
-	fflush(stderr);
-}
-
 static int compare_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -234,12 +224,12 @@ int bench_run_rounds(const struct bench_config *config, struct bench_result *res
 	for (int round = 0; !err && round < rounds; round++) {
 		for (int k = 0; !err && k < impl_count; k++) {
 			int i = (round + k) % impl_count;
-			show_progress(config, result, round, rounds, impls[i].implementation);
+			progress_show(config->progress, "%s: round %d/%d: %s", result->name,
+				      round + 1, rounds, impls[i].implementation);
 			err = run_batch(config, result, &impls[i], &result->rows[first + i]);
 		}
 	}
-	if (config->progress)
-		fprintf(stderr, "\r\033[K");
+	progress_clear(config->progress);
 	/* The reports read percentiles from sorted samples. */
 	for (int i = first; i < result->row_count; i++)
 		if (result->rows[i].count)

@@ -47,7 +47,7 @@
 /* How the user asked the benchmarks to run. */
 struct bench_config {
 	bool quick;    /* few rounds and small batches: a smoke test */
-	bool progress; /* a progress line on stderr (stdout is a terminal) */
+	bool progress; /* a progress line on stderr (a terminal) */
 	int rounds;    /* interleaved rounds; 0: the benchmark's default */
 };
 

@@ -38,12 +38,37 @@ bool primes_is_prime(uint64_t n)
 	return true;
 }
 
+static uint64_t *work_counter; /* primes_count_work's */
+
+void primes_count_work(uint64_t *counter)
+{
+	work_counter = counter;
+}
+
+uint64_t primes_total_work(uint64_t below)
+{
+	return below < 2 ? 0 : below * (below - 1) / 2;
+}
+
+static void add_work(uint64_t work)
+{
+	if (work_counter)
+		__atomic_fetch_add(work_counter, work, __ATOMIC_RELAXED);
+}
+
 uint64_t primes_sum_range(uint64_t lo, uint64_t hi)
 {
-	uint64_t sum = 0;
-	for (uint64_t n = lo; n < hi; n++)
+	uint64_t sum = 0, work = 0;
+	for (uint64_t n = lo; n < hi; n++) {
 		if (primes_is_prime(n))
 			sum += n;
+		work += n;
+		if (n % 1024 == 1023) { /* a shared cache line: not at every n */
+			add_work(work);
+			work = 0;
+		}
+	}
+	add_work(work);
 	return sum;
 }
 

@@ -17,8 +17,19 @@ int primes_model_from_name(const char *name);
 /* The notes' isPrime: divides n by every number from 2 to n - 1. */
 bool primes_is_prime(uint64_t n);
 
-/* The sum of the primes in [lo, hi). */
+/* The sum of the primes in [lo, hi). Adds the work done to the counter
+ * primes_count_work set, if any. */
 uint64_t primes_sum_range(uint64_t lo, uint64_t hi);
+
+/* Progress: from now on primes_sum_range adds the numbers n it tested, each
+ * weighted n (the cost model the chunks use), to *counter every thousand
+ * numbers or so, with an atomic add. Point it at memory shared with the
+ * workers (MAP_SHARED for process and pool workers, which must start
+ * after this call); NULL stops the counting. Not thread-safe: call it
+ * before workers start. primes_total_work(below) is the counter's value
+ * once every number below `below` was tested. */
+void primes_count_work(uint64_t *counter);
+uint64_t primes_total_work(uint64_t below);
 
 /* The sum of the primes below `below` computed by `workers` workers of
  * `model`, in chunks of equal cost (testing n costs about n divisions

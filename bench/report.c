@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "json_out.h"
 #include "mtask/common.h"
 
 struct machine {
@@ -206,21 +207,6 @@ void bench_print_table(const struct bench_result *result)
 
 /* ---- JSON ---- */
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 /* A number with `decimals` digits after the point, or null for NAN (JSON
  * has no NaN). */
 static void json_number(double value, int decimals)
@@ -234,9 +220,9 @@ static void json_number(double value, int decimals)
 static void json_row(const struct bench_result *result, const struct bench_row *row)
 {
 	printf("{\"operation\": ");
-	json_string(row->operation);
+	json_string(stdout, row->operation);
 	printf(", \"implementation\": ");
-	json_string(row->implementation);
+	json_string(stdout, row->implementation);
 	printf(", \"reference\": %s, \"samples\": %zu", row->reference ? "true" : "false",
 	       row->count);
 	printf(", \"median_ns\": ");
@@ -249,7 +235,7 @@ static void json_row(const struct bench_result *result, const struct bench_row *
 	json_number(ratio_to_reference(result, row), 4);
 	printf(", \"skipped\": ");
 	if (row->skipped[0])
-		json_string(row->skipped);
+		json_string(stdout, row->skipped);
 	else
 		printf("null");
 	printf("}");
@@ -259,11 +245,11 @@ static void json_target(const struct bench_result *result, const struct bench_ta
 {
 	double ratio = target_ratio(result, t);
 	printf("{\"label\": ");
-	json_string(t->label);
+	json_string(stdout, t->label);
 	printf(", \"row\": ");
-	json_string(result->rows[t->row].implementation);
+	json_string(stdout, result->rows[t->row].implementation);
 	printf(", \"versus\": ");
-	json_string(result->rows[t->versus].implementation);
+	json_string(stdout, result->rows[t->versus].implementation);
 	printf(", \"ratio\": ");
 	json_number(ratio, 4);
 	printf(", \"comparison\": \"%s\", \"bound\": ", comparison_sign(t));
@@ -276,22 +262,22 @@ void bench_print_json_begin(void)
 	struct machine m;
 	describe_machine(&m);
 	printf("{\"mtask\": ");
-	json_string(mt_version());
+	json_string(stdout, mt_version());
 	printf(", \"machine\": {\"kernel\": ");
-	json_string(m.kernel);
+	json_string(stdout, m.kernel);
 	printf(", \"cpus\": %ld, \"cpu_model\": ", m.cpus);
-	json_string(m.model);
+	json_string(stdout, m.model);
 	printf("},\n \"benchmarks\": [");
 }
 
 void bench_print_json(const struct bench_result *result, bool first)
 {
 	printf("%s\n  {\"name\": ", first ? "" : ",");
-	json_string(result->name);
+	json_string(stdout, result->name);
 	printf(", \"summary\": ");
-	json_string(result->summary);
+	json_string(stdout, result->summary);
 	printf(", \"peers\": ");
-	json_string(result->peers);
+	json_string(stdout, result->peers);
 	printf(",\n   \"rows\": [");
 	for (int i = 0; i < result->row_count; i++) {
 		printf("%s\n    ", i ? "," : "");

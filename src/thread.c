@@ -86,6 +86,12 @@ static void set_kernel_name(const char *name)
 	pthread_setname_np(pthread_self(), shortname);
 }
 
+static void publish_native_id(struct mt_thread *t)
+{
+	atomic_store_explicit(&t->native_id, mt__tid(), memory_order_relaxed);
+	mt__event_set(&t->started);
+}
+
 /* In a forked child, the forking thread's record stays and it is the
  * child's main thread now, as in Python; the other records are recognised
  * by their generation (is_foreign) and never walked, since another thread
@@ -98,6 +104,7 @@ static void reset_inherited_registry(void)
 	if (forking) {
 		forking->generation = mt__fork_generation;
 		mt__list_add(&registry.live, &forking->link);
+		publish_native_id(forking); /* the parent's thread ID until now */
 	}
 	main_thread = forking ? forking : &main_record;
 }
@@ -144,12 +151,6 @@ static void record_init(struct mt_thread *t, enum thread_kind kind,
 	t->generation = mt__fork_generation;
 	mt__list_init(&t->link);
 	copy_name(t->name, name);
-}
-
-static void publish_native_id(struct mt_thread *t)
-{
-	atomic_store_explicit(&t->native_id, mt__tid(), memory_order_relaxed);
-	mt__event_set(&t->started);
 }
 
 void mt__threads_init(void)
@@ -348,6 +349,7 @@ pid_t mt_thread_native_id(mt_thread *t)
 {
 	if (!t)
 		return 0;
+	mt__after_fork_once(&registry.fork_once, reset_inherited_registry);
 	mt__event_wait(&t->started, NULL);
 	return atomic_load_explicit(&t->native_id, memory_order_relaxed);
 }

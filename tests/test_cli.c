@@ -320,6 +320,58 @@ static void tour_has_the_scheduling_scene(void **state)
 	assert_non_null(strstr(r.out, "RR, quantum 2                      6.50"));
 }
 
+/* ---- --json, and no progress line off a terminal ---- */
+
+static void tour_json_gives_each_scene_and_the_figures(void **state)
+{
+	skip_without_python();
+	assert_true(shell_ok("'%s' tour --only 7 --json | python3 -c 'import json, sys; "
+			     "d = json.load(sys.stdin); s = d[\"scenes\"]; "
+			     "assert [x[\"number\"] for x in s] == [7], d; "
+			     "assert s[0][\"status\"] == \"ok\" and s[0][\"exitcode\"] == 0, d; "
+			     "assert d[\"ok\"] is True and d[\"figures\"] is None, d'",
+			     MTASK_BIN));
+	assert_true(shell_ok("'%s' tour --only 20 --json | python3 -c 'import json, sys; "
+			     "d = json.load(sys.stdin); f = d[\"figures\"]; "
+			     "assert f[\"primes_below\"] == 30000, d; "
+			     "assert all(v > 0 for v in f.values()), d'",
+			     MTASK_BIN));
+}
+
+static void primes_json_gives_the_sum_times_and_speedups(void **state)
+{
+	skip_without_python();
+	assert_true(shell_ok("'%s' primes --below 1000 --model thread --json | python3 -c "
+			     "'import json, sys; d = json.load(sys.stdin); "
+			     "assert d[\"sum\"] == 76127 and d[\"model\"] == \"thread\", d; "
+			     "assert [r[\"workers\"] for r in d[\"runs\"]] == [1, 2, 4, 10], d; "
+			     "assert d[\"runs\"][0][\"speedup\"] == 1, d; "
+			     "assert all(r[\"seconds\"] > 0 for r in d[\"runs\"]), d'",
+			     MTASK_BIN));
+	assert_true(shell_ok("'%s' primes --below 2000 --workers 3 --json | python3 -c "
+			     "'import json, sys; d = json.load(sys.stdin); "
+			     "assert d[\"sum\"] == 277050, d; "
+			     "assert [r[\"workers\"] for r in d[\"runs\"]] == [3], d; "
+			     "assert d[\"runs\"][0][\"speedup\"] is None, d'",
+			     MTASK_BIN));
+}
+
+/* Scene 11 is quiet for 0.3 s, longer than the progress line's tick: on a
+ * terminal the line would show there. */
+static void no_escape_byte_when_output_is_not_a_terminal(void **state)
+{
+	static const char *commands[] = {"tour --only 11", "tour --only 11 --json",
+					 "primes --below 3000"};
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+		struct run r;
+		run_mtask(&r, commands[i]);
+		assert_int_equal(r.status, 0);
+		assert_null(strchr(r.out, '\033'));
+		assert_null(strchr(r.err, '\033'));
+		assert_string_equal(r.err, "");
+	}
+}
+
 static void chat_commands_have_help(void **state)
 {
 	static const char *commands[] = {"chat-server", "chat"};
@@ -366,6 +418,9 @@ int main(void)
 		cmocka_unit_test(sched_prints_json_when_piped),
 		cmocka_unit_test(sched_writes_svg_and_a_trace),
 		cmocka_unit_test(tour_has_the_scheduling_scene),
+		cmocka_unit_test(tour_json_gives_each_scene_and_the_figures),
+		cmocka_unit_test(primes_json_gives_the_sum_times_and_speedups),
+		cmocka_unit_test(no_escape_byte_when_output_is_not_a_terminal),
 		cmocka_unit_test(chat_commands_have_help),
 		cmocka_unit_test(chat_bad_arguments_give_one_line_and_exit_2),
 	};

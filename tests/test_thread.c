@@ -316,6 +316,8 @@ static int inspect_threads_after_fork(void *arg)
 		return 2;
 	if (mt_thread_join(blocked_in_parent, 1) != 0)
 		return 3;
+	if (mt_thread_native_id(mt_thread_current()) != getpid())
+		return 5; /* the child's own ID, not the parent's (Python's too) */
 	return strcmp(mt_thread_name(mt_thread_current()), "MainThread") ? 4 : 0;
 }
 

@@ -96,7 +96,8 @@ MT_EXPORT int mt_thread_set_name(mt_thread *t, const char *name);
 MT_EXPORT unsigned long mt_thread_ident(const mt_thread *t);
 
 /* mt_thread_native_id - the kernel thread ID (Thread.native_id). For a
- * thread just started this may wait briefly until the thread runs. */
+ * thread just started this may wait briefly until the thread runs. In a
+ * forked child, the thread that forked reports its new ID, as in Python. */
 MT_EXPORT pid_t mt_thread_native_id(mt_thread *t);
 
 /* mt_thread_daemon - the daemon flag (dummies and the main thread: see the

@@ -10,15 +10,29 @@ quiet user. Then our client against the notes' server (notes_server.py),
 and in a pseudo-terminal (Ctrl-C, Ctrl-D, a message arriving while a line
 is half typed).
 
-Every process is started in its own session and stopped by its PID (its
-process group); every wait is bounded. Ports are picked by the kernel
-(port 0), never 8888.
+Then our client losing its input while it chats: a terminal that hangs
+up without a SIGHUP (it is not the client's controlling terminal), at
+rest, in the middle of a flood of messages, and inside libedit's line
+callback (send_gate.so holds the client there); standard input ending
+while messages pour in. Each time the client must leave, say why on
+stderr (a terminal) and exit within a bounded time. And our client asking
+for its name in a terminal and editing UTF-8 there.
 
-usage: test_chat.py PATH/TO/mtask
+Every process is started in its own session and stopped by its PID (its
+process group); every wait is bounded. Each is also registered in STARTED
+and stopped again by main() on the way out (SIGTERM included), and starts
+under `setpriv --pdeathsig KILL` when there is one, so that even a killed
+test leaves nothing behind. Ports are picked by the kernel (port 0), never
+8888.
+
+usage: test_chat.py PATH/TO/mtask [TEST_NAME...]
+environment: MTASK_SEND_GATE_LIB, the path of send_gate.so (built by CMake;
+the test that needs it is skipped without it)
 """
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,18 +45,28 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WAIT = 10.0  # for something expected (sanitizer builds are slow)
 QUIET = 0.3  # of silence, to show nothing else came
 JOIN, LEAVE = '\n欢迎%s加入群聊', '\n%s 退出群聊'
+STARTED = []  # every Proc and Terminal, for main() to stop at the end
+SETPRIV = shutil.which('setpriv')
+
+
+def orphan_proof(argv):
+    """argv, killed by the kernel if this test process dies (setpriv)."""
+    return [SETPRIV, '--pdeathsig', 'KILL', '--'] + argv if SETPRIV else argv
 
 
 class Proc:
     """A child process with piped stdin and stdout, read by a thread."""
 
-    def __init__(self, argv):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, start_new_session=True)
+    def __init__(self, argv, **popen):
+        """popen: stdin, stdout, env... instead of the defaults."""
+        std = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        std.update(popen)
+        self.p = subprocess.Popen(orphan_proof(argv), start_new_session=True, **std)
+        STARTED.append(self)
         self.out, self.err = b'', b''
         self.cond = threading.Condition()
         self.readers = [threading.Thread(target=self._read, args=(f, n), daemon=True)
-                        for f, n in ((self.p.stdout, 'out'), (self.p.stderr, 'err'))]
+                        for f, n in ((self.p.stdout, 'out'), (self.p.stderr, 'err')) if f]
         for r in self.readers:
             r.start()
 
@@ -59,9 +83,10 @@ class Proc:
     def close_stdin(self):
         self.p.stdin.close()
 
-    def wait_output(self, text):
+    def wait_output(self, text, stream='out'):
+        """Until stdout (or stream='err': stderr) holds text."""
         with self.cond:
-            if not self.cond.wait_for(lambda: text.encode() in self.out, WAIT):
+            if not self.cond.wait_for(lambda: text.encode() in getattr(self, stream), WAIT):
                 raise AssertionError('never printed %r; stdout %r stderr %r'
                                      % (text, self.out.decode(errors='replace'),
                                         self.err.decode(errors='replace')))
@@ -343,47 +368,80 @@ def test_our_client_with_the_notes_server():
 # ---- our client in a terminal ----
 
 class Terminal:
-    """`mtask chat` in a pseudo-terminal."""
+    """`mtask chat` in a pseudo-terminal. By default the terminal is its
+    controlling terminal (pty.fork), as in a user's shell. controlling=False
+    gives it only as standard input and output, stderr a pipe (self.proc
+    reads it), in a session of its own: a client whose shell died, which
+    gets no SIGHUP when the terminal hangs up."""
 
-    def __init__(self, port, name):
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.environ['TERM'] = 'xterm'
-            os.execv(MTASK, [MTASK, 'chat', '--port', str(port), name])
+    def __init__(self, port, name=None, controlling=True, env=None, pass_fds=()):
+        argv = [MTASK, 'chat', '--port', str(port)] + ([name] if name else [])
+        env = dict(env or os.environ, TERM='xterm')
+        self.proc = None
+        if controlling:
+            self.pid, self.fd = pty.fork()
+            if self.pid == 0:
+                argv = orphan_proof(argv)
+                os.execve(argv[0], argv, env)
+        else:
+            self.fd, slave = os.openpty()
+            self.proc = Proc(argv, stdin=slave, stdout=slave, env=env, pass_fds=pass_fds)
+            os.close(slave)
+            self.pid = self.proc.p.pid
+        os.set_inheritable(self.fd, False)  # no later child may hold it up
+        STARTED.append(self)
         self.out = b''
+
+    def _pump(self, seconds):
+        if self.fd < 0 or not select.select([self.fd], [], [], seconds)[0]:
+            return
+        try:
+            self.out += os.read(self.fd, 4096)
+        except OSError:  # EIO: the client closed the terminal
+            time.sleep(seconds)
 
     def read_until(self, text):
         end = time.monotonic() + WAIT
         while text.encode() not in self.out and time.monotonic() < end:
-            if select.select([self.fd], [], [], 0.05)[0]:
-                try:
-                    self.out += os.read(self.fd, 4096)
-                except OSError:
-                    break
+            self._pump(0.05)
         assert text.encode() in self.out, 'terminal never showed %r: %r' % (text, self.out)
 
     def type(self, keys):
         os.write(self.fd, keys)
 
+    def hang_up(self):
+        """Closes the terminal's master side, as a dying terminal does."""
+        os.close(self.fd)
+        self.fd = -1
+
+    def _reap(self):
+        if self.proc:
+            return self.proc.p.poll()
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        if not pid:
+            return None
+        self.pid = 0
+        return os.waitstatus_to_exitcode(status)
+
     def wait_exit(self):
         end = time.monotonic() + WAIT
         while time.monotonic() < end:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.pid = 0
-                return os.waitstatus_to_exitcode(status)
-            if select.select([self.fd], [], [], 0.05)[0]:
-                try:
-                    self.out += os.read(self.fd, 4096)
-                except OSError:
-                    pass
+            code = self._reap()
+            if code is not None:
+                return code
+            self._pump(0.05)
         raise AssertionError('the terminal client did not exit: %r' % self.out)
 
     def stop(self):
-        if self.pid:
+        if self.proc:
+            self.proc.stop()
+        elif self.pid:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
-        os.close(self.fd)
+            self.pid = 0
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def test_a_message_never_garbles_the_line_being_typed():
@@ -422,20 +480,169 @@ def test_a_message_never_garbles_the_line_being_typed():
         server.stop()
 
 
+# ---- our client losing its input ----
+
+class Flood:
+    """A user saying one line after another, from a thread, until stop()."""
+
+    def __init__(self, raw):
+        self.raw, self.stopping = raw, threading.Event()
+        self.thread = threading.Thread(target=self._say, daemon=True)
+        self.thread.start()
+
+    def _say(self):
+        n = 0
+        while not self.stopping.wait(0.002):
+            self.raw.say('flood %d' % n)
+            n += 1
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(WAIT)
+
+
+def leaves_during_a_flood(alice, client, name, wait_shown, cut_input):
+    """client, in the room as name, loses its input (cut_input()) while
+    alice floods the room; it must leave, and alice hear of it."""
+    flood = Flood(alice)
+    try:
+        wait_shown('alice:flood')
+        cut_input()
+        assert client.wait_exit() == 0
+    finally:
+        flood.stop()
+    alice.expect(LEAVE % name)
+
+
+def test_our_client_leaves_when_its_input_goes_away():
+    """A terminal that is not the client's controlling one (as when the
+    shell that started it was killed) hangs up: no SIGHUP comes. At rest at
+    the prompt, then while messages pour in, the client must leave and say
+    why. Then standard input (a pipe) ends while messages pour in."""
+    server, port = start_server()
+    clients = []
+    try:
+        alice = Raw(port)
+        alice.login('alice')
+        bob = Terminal(port, 'bob', controlling=False)
+        clients.append(bob)
+        bob.read_until('>>')
+        alice.expect(JOIN % 'bob')
+        bob.hang_up()
+        assert bob.wait_exit() == 0
+        alice.expect(LEAVE % 'bob')
+        bob.proc.wait_output('mtask chat: the terminal hung up: leaving the room', 'err')
+
+        carol = Terminal(port, 'carol', controlling=False)
+        clients.append(carol)
+        carol.read_until('>>')
+        alice.expect(JOIN % 'carol')
+        leaves_during_a_flood(alice, carol, 'carol', carol.read_until, carol.hang_up)
+
+        dave = mtask_chat(port, 'dave')
+        clients.append(dave)
+        dave.wait_output('已进入聊天室')
+        alice.expect(JOIN % 'dave')
+        leaves_during_a_flood(alice, dave, 'dave', dave.wait_output, dave.close_stdin)
+        stop_server(server)
+    finally:
+        for c in clients:
+            c.stop()
+        server.stop()
+
+
+def test_our_client_leaves_when_its_terminal_hangs_up_inside_a_line():
+    """libedit puts the terminal in cooked mode around its line callback
+    and then fails to make it raw again on a dead terminal, after which it
+    returns without reading: the client used to spin there for ever, at
+    full CPU. send_gate.so holds it inside that callback (in send) while
+    the terminal hangs up."""
+    lib = os.environ.get('MTASK_SEND_GATE_LIB')
+    if not lib:
+        print('skip test_our_client_leaves_when_its_terminal_hangs_up_inside_a_line: '
+              'no MTASK_SEND_GATE_LIB', flush=True)
+        return
+    server, port = start_server()
+    go_r, go_w = os.pipe()
+    held_r, held_w = os.pipe()
+    bob = None
+    try:
+        alice = Raw(port)
+        alice.login('alice')
+        env = dict(os.environ, LD_PRELOAD=lib, MTASK_SEND_GATE='%d %d' % (go_r, held_w),
+                   ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0')
+        bob = Terminal(port, 'bob', controlling=False, env=env, pass_fds=(go_r, held_w))
+        os.close(go_r)
+        os.close(held_w)
+        bob.read_until('>>')
+        alice.expect(JOIN % 'bob')
+        bob.type(b'hello\r')
+        assert select.select([held_r], [], [], WAIT)[0], 'the client never sent its line'
+        assert os.read(held_r, 1) == b'h'
+        bob.hang_up()  # while the client is in the line's callback
+        os.write(go_w, b'g')
+        alice.expect('bob:hello', LEAVE % 'bob')
+        assert bob.wait_exit() == 0
+        bob.proc.wait_output('leaving the room', 'err')
+        stop_server(server)
+    finally:
+        for fd in (go_w, held_r):
+            os.close(fd)
+        if bob:
+            bob.stop()
+        server.stop()
+
+
+def test_our_client_asks_a_name_and_edits_utf8_lines_in_a_terminal():
+    """No NAME: the notes' prompt (libedit used to crash on it in the C
+    locale). Chinese typed key by key arrives whole; while a second line is
+    typed, messages still show and Ctrl-C still leaves (libedit used to
+    read every line after the first in one blocking call)."""
+    server, port = start_server()
+    term = None
+    try:
+        alice = Raw(port)
+        alice.login('alice')
+        term = Terminal(port)
+        term.read_until('输入你的ID:')
+        term.type(b'bob\r')
+        term.read_until('>>')
+        alice.expect(JOIN % 'bob')
+        term.type('你好\r'.encode())
+        alice.expect('bob:你好')
+        term.type(b'x')
+        term.read_until('>>x')
+        alice.say('still there?')
+        term.read_until('alice:still there?')
+        term.type(b'\x03')
+        assert term.wait_exit() == 0
+        alice.expect(LEAVE % 'bob')
+        stop_server(server)
+    finally:
+        if term:
+            term.stop()
+        server.stop()
+
+
 def main():
     tests = [(name, f) for name, f in globals().items() if name.startswith('test_')]
     only = sys.argv[2:]
     failed = 0
-    for name, f in tests:
-        if only and name not in only:
-            continue
-        start = time.monotonic()
-        try:
-            f()
-            print('ok   %-64s %.2f s' % (name, time.monotonic() - start), flush=True)
-        except Exception as e:  # report every test, then fail
-            failed += 1
-            print('FAIL %s: %s: %s' % (name, type(e).__name__, e), flush=True)
+    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+    try:
+        for name, f in tests:
+            if only and name not in only:
+                continue
+            start = time.monotonic()
+            try:
+                f()
+                print('ok   %-64s %.2f s' % (name, time.monotonic() - start), flush=True)
+            except Exception as e:  # report every test, then fail
+                failed += 1
+                print('FAIL %s: %s: %s' % (name, type(e).__name__, e), flush=True)
+    finally:  # each test stops what it started; this catches what it missed
+        for started in STARTED:
+            started.stop()
     return 1 if failed else 0
 
 
