@@ -3,7 +3,8 @@
  * MPIPoolExecutor, the design it follows.
  *
  * Both MPI rows run under mpirun, 3 ranks on this machine over shared
- * memory (rank 0 submits, 2 serve: the process pool's 2 workers), which
+ * memory (MTASK_BENCH_MPI_BTL=self,tcp: over TCP on loopback instead;
+ * rank 0 submits, 2 serve: the process pool's 2 workers), which
  * `mtask bench mpi` starts itself for each batch: mtask's own ranks as
  * this program with MTASK_BENCH_MPI_RANK=KIND:COUNT in the environment
  * (cmd_bench hands that to bench_mpi_rank), mpi4py's as `python3 -m
@@ -176,9 +177,10 @@ static int mpi_peer(struct bench_row *row, const char *kind, int iterations, cha
 	snprintf(script, sizeof script, "%s/mpipool.py", dir && *dir ? dir : MTASK_BENCH_PEERS_DIR);
 	snprintf(count, sizeof count, "%d", iterations);
 	bool py = !strncmp(kind, "py-", 3);
+	const char *btl = getenv("MTASK_BENCH_MPI_BTL"); /* self,tcp: TCP on loopback */
 	char *argv[32] = {MTASK_MPIEXEC, "--oversubscribe", "--allow-run-as-root", "--timeout",
-			  "600", "--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo",
-			  "--mca", "btl_tcp_if_include", "lo", "-np", RANKS};
+			  "600", "--mca", "btl", (char *)(btl && *btl ? btl : "self,vader"), "--mca",
+			  "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo", "-np", RANKS};
 	int at = 16;
 	if (py) { /* python3 -m mpi4py.futures mpipool.py KIND COUNT */
 		argv[at++] = (char *)(python && *python ? python : MPI4PY_PYTHON);
