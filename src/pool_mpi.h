@@ -71,9 +71,9 @@ MT_HIDDEN int mt__mpi_report_error(const char *what, int code);
 MT_HIDDEN uint64_t mt__mpi_backoff_ns(unsigned idle);
 
 /* A worker rank's part of mt_pool_new: runs the initializer, serves
- * rank 0's batches on comm until STOP, says BYE. Returns 0 or -ENOMEM;
- * when an MPI call fails it says so on stderr and aborts the job
- * (MPI_Abort): rank 0 would otherwise wait for this rank for ever. */
+ * rank 0's batches on comm until STOP, says BYE, and returns 0. When it
+ * cannot (memory, an MPI call failing) it says so on stderr and aborts
+ * the job (MPI_Abort): rank 0 would otherwise wait for it for ever. */
 MT_HIDDEN int mt__mpi_serve(struct mt_pool *p, MPI_Comm comm);
 
 #endif

@@ -205,7 +205,7 @@ int mt__mpi_serve(struct mt_pool *p, MPI_Comm comm)
 		p->opts.initializer(p->opts.initarg);
 	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	prctl(PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0);
-	int code = err ? 0 : serve_loop(&s);
+	int code = err ? MPI_ERR_NO_MEM : serve_loop(&s);
 	if (slack > 0)
 		prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
 	if (code) { /* rank 0 would wait for this rank for ever */
