@@ -178,9 +178,22 @@ static int mpi_peer(struct bench_row *row, const char *kind, int iterations, cha
 	snprintf(count, sizeof count, "%d", iterations);
 	bool py = !strncmp(kind, "py-", 3);
 	const char *btl = getenv("MTASK_BENCH_MPI_BTL"); /* self,tcp: TCP on loopback */
-	char *argv[32] = {MTASK_MPIEXEC, "--oversubscribe", "--allow-run-as-root", "--timeout",
-			  "600", "--mca", "btl", (char *)(btl && *btl ? btl : "self,vader"), "--mca",
-			  "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo", "-np", RANKS};
+	char *argv[32] = {MTASK_MPIEXEC,
+			  "--oversubscribe",
+			  "--allow-run-as-root",
+			  "--timeout",
+			  "600",
+			  "--mca",
+			  "btl",
+			  (char *)(btl && *btl ? btl : "self,vader"),
+			  "--mca",
+			  "oob_tcp_if_include",
+			  "lo",
+			  "--mca",
+			  "btl_tcp_if_include",
+			  "lo",
+			  "-np",
+			  RANKS};
 	int at = 16;
 	if (py) { /* python3 -m mpi4py.futures mpipool.py KIND COUNT */
 		argv[at++] = (char *)(python && *python ? python : MPI4PY_PYTHON);
@@ -197,8 +210,8 @@ static int mpi_peer(struct bench_row *row, const char *kind, int iterations, cha
 	snprintf(spec, sizeof spec, "%s:%d", kind, iterations);
 	if (!py)
 		setenv("MTASK_BENCH_MPI_RANK", spec, 1);
-	int err = bench_peer_command(row, argv, py ? "mpi4py.futures" : "mtask's ranks",
-				     iterations, NULL);
+	int err = bench_peer_command(row, argv, py ? "mpi4py.futures" : "mtask's ranks", iterations,
+				     NULL);
 	unsetenv("MTASK_BENCH_MPI_RANK");
 	return err;
 #endif
@@ -210,9 +223,8 @@ static int mpi_peer(struct bench_row *row, const char *kind, int iterations, cha
 
 #define PROCESS_ROW(op_name, fn, n)                                                                \
 	{                                                                                          \
-		.operation = (op_name), .implementation = "mt_pool, processes",                    \
-		.reference = true, .setup = setup_process_pool, .op = (fn), .batch = (n),          \
-		.quick_batch = 2                                                                   \
+		.operation = (op_name), .implementation = "mt_pool, processes", .reference = true, \
+		.setup = setup_process_pool, .op = (fn), .batch = (n), .quick_batch = 2            \
 	}
 
 #define RANKS_ROW(op_name, impl, kind, n)                                                          \

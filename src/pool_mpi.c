@@ -12,7 +12,12 @@
  * one way and BYE the other end a worker's part; a worker leaves after
  * BYE, and rank 0 frees the communicator once every worker said it (or
  * was given up). Messages between two ranks on one communicator arrive
- * in the order sent, which is what the tags are checked against.
+ * in the order sent, which is what the tags are checked against. STOP
+ * has a receive of its own on the worker, so it overtakes batches: the
+ * worker looks for it between tasks and drops what it has not begun.
+ * Rank 0 sends it once a rank has answered everything (close), at once
+ * (terminate: the futures it held read -ECANCELED), or to a rank it gives
+ * up.
  *
  * Batches and pipelining. As in the process pool, rank 0 numbers each
  * worker's tasks, keeps the unanswered ones in a ring, and sends a worker
@@ -39,11 +44,12 @@
  * nothing is left to report here. Where the job goes on (Open MPI's
  * mpirun --enable-recovery), a dead rank answers nothing and MPI tells
  * nobody; a pool with a task_timeout then gives up a rank that has
- * answered nothing for that long: its unanswered tasks fail with
- * -ETIMEDOUT (none is sent elsewhere: the rank may be slow, not dead, and
- * may still run them), it gets no more, and the pool ends without waiting
- * for it. An MPI call that fails (MPI_ERRORS_RETURN) fails every task out
- * and every later one with -EIO, and the pool stops waiting for ranks. */
+ * answered nothing for that long: the task it runs fails with -ETIMEDOUT,
+ * those queued behind it go back to the pool's queue (the STOP it is sent
+ * makes a rank that is only slow drop them), it gets no more, and the
+ * pool ends without waiting for it. An MPI call that fails on rank 0
+ * (MPI_ERRORS_RETURN) fails every task out and every later one with -EIO,
+ * and the pool stops waiting for ranks. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +61,6 @@
 
 /* ---- MPI itself ---- */
 
-static bool we_initialized;
 static _Atomic bool pool_open; /* one MPI pool per process at a time */
 static struct mt_pool *_Atomic live_root_pool;
 
@@ -81,7 +86,6 @@ static int ensure_mpi(void)
 	if (!initialized) {
 		if (MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
 			return -EIO;
-		we_initialized = true;
 		atexit(finalize_at_exit);
 	} else {
 		MPI_Query_thread(&provided);
@@ -95,7 +99,7 @@ static int ensure_mpi(void)
 
 struct rank {
 	int rank;
-	bool serving; /* among the pool's workers (else only stopped) */
+	bool serving;		     /* among the pool's workers (else only stopped) */
 	struct mt_future **inflight; /* ring of cap: tags done .. sent - 1 */
 	uint64_t sent, done;
 	uint64_t batch_end[MESSAGES_OUT]; /* ring: the tag after each batch out */
@@ -116,7 +120,7 @@ struct verdict {
 
 struct mpi_impl {
 	MPI_Comm comm;
-	struct rank *ranks; /* world ranks 1 .. count */
+	struct rank *ranks;	/* world ranks 1 .. count */
 	MPI_Request *reply_req; /* by rank index, for MPI_Testsome */
 	int count;
 	int *done_index;
@@ -124,9 +128,9 @@ struct mpi_impl {
 	size_t inflight_cap; /* prefetch + 1 */
 	size_t depth;	     /* tasks out per worker now: see adapt_depth */
 	uint64_t avg_run_ns;
-	int error;	   /* -EIO once an MPI call failed */
+	int error; /* -EIO once an MPI call failed */
 	bool stopping, killing, cancelled_out;
-	mt_cond work;	   /* submits and stops wake the MPI thread */
+	mt_cond work; /* submits and stops wake the MPI thread */
 	mt_thread *thread;
 	struct verdict *verdicts; /* room for every task that can be out */
 	size_t verdict_count;
@@ -529,7 +533,9 @@ static int root_start(struct mt_pool *p, MPI_Comm comm, int size)
 	if (!mi)
 		return -ENOMEM;
 	p->impl = mi;
-	*mi = (struct mpi_impl){.comm = comm, .count = size - 1, .depth = 1,
+	*mi = (struct mpi_impl){.comm = comm,
+				.count = size - 1,
+				.depth = 1,
 				.inflight_cap = (size_t)p->opts.prefetch + 1,
 				.work = (mt_cond)MT_COND_INIT};
 	mi->ranks = calloc((size_t)mi->count, sizeof *mi->ranks);
@@ -538,7 +544,8 @@ static int root_start(struct mt_pool *p, MPI_Comm comm, int size)
 	mi->done_status = calloc((size_t)mi->count, sizeof *mi->done_status);
 	mi->verdicts = calloc((size_t)mi->count * mi->inflight_cap, sizeof *mi->verdicts);
 	int err = mi->ranks && mi->reply_req && mi->done_index && mi->done_status && mi->verdicts
-			  ? 0 : -ENOMEM;
+			  ? 0
+			  : -ENOMEM;
 	for (int i = 0; !err && i < mi->count; i++) {
 		struct rank *w = &mi->ranks[i];
 		*w = (struct rank){.rank = i + 1, .serving = i < p->opts.workers};

@@ -12,15 +12,15 @@
 enum { TAG_BATCH = 1, TAG_STOP, TAG_REPLY, TAG_BYE };
 
 #define ROOT 0
-#define MESSAGES_OUT 2		 /* batches out per worker: one it runs, one waiting */
-#define ALIGN 8u		 /* of a task's or result's bytes in a message */
-#define QUEUE_AHEAD_NS 1000000u	 /* work queued to a worker ahead of its task */
-#define FLUSH_NS 500000u	 /* a worker answers at least this often */
-#define STOP_TEST_NS 20000u	 /* and looks for STOP between tasks this often */
-#define SPIN_TESTS 64		 /* tests before the first sleep */
-#define BACKOFF_MIN_NS 16000u	 /* first sleep, doubled up to... */
-#define BACKOFF_MAX_NS 1000000u	 /* ...this */
-#define TIMER_SLACK_NS 1000u	 /* so that short sleeps are short */
+#define MESSAGES_OUT 2		/* batches out per worker: one it runs, one waiting */
+#define ALIGN 8u		/* of a task's or result's bytes in a message */
+#define QUEUE_AHEAD_NS 1000000u /* work queued to a worker ahead of its task */
+#define FLUSH_NS 500000u	/* a worker answers at least this often */
+#define STOP_TEST_NS 20000u	/* and looks for STOP between tasks this often */
+#define SPIN_TESTS 64		/* tests before the first sleep */
+#define BACKOFF_MIN_NS 16000u	/* first sleep, doubled up to... */
+#define BACKOFF_MAX_NS 1000000u /* ...this */
+#define TIMER_SLACK_NS 1000u	/* so that short sleeps are short */
 
 struct batch_head {
 	uint64_t first_tag;
@@ -53,7 +53,8 @@ static inline size_t mt__mpi_padded(size_t len)
 /* The longest batch: one task of max_message bytes (or several smaller). */
 static inline size_t mt__mpi_batch_size(const struct mt_pool *p)
 {
-	return sizeof(struct batch_head) + sizeof(struct task_head) + mt__mpi_padded(p->opts.max_message);
+	return sizeof(struct batch_head) + sizeof(struct task_head) +
+	       mt__mpi_padded(p->opts.max_message);
 }
 
 /* A reply holds up to two longest results, and many short ones. */

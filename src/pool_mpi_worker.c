@@ -32,7 +32,6 @@ uint64_t mt__mpi_backoff_ns(unsigned idle)
 	return ns < BACKOFF_MAX_NS ? ns : BACKOFF_MAX_NS;
 }
 
-
 struct server {
 	struct mt_pool *pool;
 	MPI_Comm comm;
@@ -191,7 +190,9 @@ static int serve_loop(struct server *s)
 
 int mt__mpi_serve(struct mt_pool *p, MPI_Comm comm)
 {
-	struct server s = {.pool = p, .comm = comm, .in_size = mt__mpi_batch_size(p),
+	struct server s = {.pool = p,
+			   .comm = comm,
+			   .in_size = mt__mpi_batch_size(p),
 			   .out_size = mt__mpi_reply_size(p)};
 	int err = 0;
 	for (int k = 0; k < MESSAGES_OUT; k++) {

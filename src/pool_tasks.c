@@ -52,7 +52,8 @@ int mt_task_register(mt_task_entry *entry)
 	pthread_mutex_lock(&registry_lock);
 	mt_task_entry *head = atomic_load_explicit(&registry, memory_order_relaxed);
 	for (mt_task_entry *e = head; e; e = e->next) {
-		if (e == entry || (e->id == id && e->fn == entry->fn && !strcmp(e->name, entry->name)))
+		if (e == entry ||
+		    (e->id == id && e->fn == entry->fn && !strcmp(e->name, entry->name)))
 			goto out_unlock; /* registered already */
 		if (e->id == id) {
 			mark_ambiguous(e);

@@ -160,7 +160,8 @@ static void map_and_imap_run_by_name(void **state)
 			 -EDOM);
 	assert_int_equal(failed, 77);
 	mt_imap *it;
-	assert_int_equal(mt_pool_imap(pool, task_square, items, sizeof *items, 100, 7, true, &it), 0);
+	assert_int_equal(mt_pool_imap(pool, task_square, items, sizeof *items, 100, 7, true, &it),
+			 0);
 	int64_t v;
 	size_t index, len;
 	for (size_t i = 0; i < 100; i++) {
