@@ -1,6 +1,7 @@
 /* cmd_bench.c: `mtask bench`: runs the benchmarks of bench/, each beside
  * its peers in the same run, and prints their tables or JSON. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
@@ -104,6 +105,9 @@ static int run_one(const struct bench *b, const struct bench_args *args, bool fi
 
 int cmd_bench(int argc, char **argv)
 {
+	const char *mpi_rank = getenv("MTASK_BENCH_MPI_RANK");
+	if (mpi_rank) /* `mtask bench mpi` started this under mpirun */
+		return bench_mpi_rank(mpi_rank);
 	struct bench_args args = {0};
 	int err = parse_args(argc, argv, &args);
 	if (err)

@@ -2,7 +2,10 @@
  * below N by trial division, with K processes, threads or pool workers.
  * Without --workers it prints the notes' table: 1, 2, 4 and 10 workers,
  * with the speedup over one; with --json, one JSON document instead. On a
- * terminal, a run that takes long shows a progress line on stderr. */
+ * terminal, a run that takes long shows a progress line on stderr. With
+ * --model mpi, under mpirun, the ranks but 0 are the workers: rank 0
+ * prints, the others serve silently. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +16,11 @@
 #include "primes_progress.h"
 
 #define COMMAND "primes"
+#ifdef MTASK_HAVE_MPI
+#define MTASK_MPI_BUILT 1
+#else
+#define MTASK_MPI_BUILT 0
+#endif
 #define DEFAULT_BELOW 100000
 #define MAX_BELOW 10000000
 #define MAX_WORKERS 256
@@ -36,7 +44,8 @@ struct primes_runs {
 
 static void print_help(void)
 {
-	printf("usage: mtask primes [--below N] [--workers K] [--model process|thread|pool] [--json]\n\n"
+	printf("usage: mtask primes [--below N] [--workers K] [--model process|thread|pool|mpi]\n"
+	       "                    [--json]\n\n"
 	       "The notes' exercise: the sum of the primes below N (default %d) by\n"
 	       "trial division (each n divided by 2 .. n-1, as the notes' isPrime),\n"
 	       "split into chunks of equal cost over K workers: K processes that\n"
@@ -47,14 +56,18 @@ static void print_help(void)
 	       "When standard error is a terminal, a run that takes longer than half\n"
 	       "a second shows a progress line there (its workers, the share of the\n"
 	       "work done, the time so far), erased before the run's result prints.\n\n"
+	       "The mpi model maps the same chunks over an MPI pool, whose workers are\n"
+	       "the ranks mpirun started (all but rank 0, or the first K with\n"
+	       "--workers): run it as `mpirun -np 3 mtask primes --model mpi`. Rank 0\n"
+	       "prints the sum and the times; the other ranks print nothing.\n\n"
 	       "options:\n"
 	       "  --below N     sum the primes below N (2-%d)\n"
 	       "  --workers K   one run with K workers (1-%d)\n"
-	       "  --model M     process, thread or pool\n"
+	       "  --model M     process, thread, pool or mpi%s\n"
 	       "  --json        print one JSON document instead of text: below, model,\n"
 	       "                sum, and per run workers, seconds and speedup over one\n"
 	       "                worker (null without a one-worker run)\n",
-	       DEFAULT_BELOW, MAX_BELOW, MAX_WORKERS);
+	       DEFAULT_BELOW, MAX_BELOW, MAX_WORKERS, MTASK_MPI_BUILT ? "" : " (not in this build)");
 }
 
 static int parse_args(int argc, char **argv, struct primes_args *a)
@@ -84,8 +97,12 @@ static int parse_args(int argc, char **argv, struct primes_args *a)
 			return cli_usage_error(COMMAND, "--workers wants 1-%d, not '%s'",
 					       MAX_WORKERS, value);
 		if (!below && !workers && (a->model = primes_model_from_name(value)) < 0)
-			return cli_usage_error(COMMAND, "--model wants process, thread or pool, not '%s'",
+			return cli_usage_error(COMMAND,
+					       "--model wants process, thread, pool or mpi, not '%s'",
 					       value);
+		if (!below && !workers && a->model == PRIMES_MPI && !MTASK_MPI_BUILT)
+			return cli_usage_error(COMMAND, "--model mpi: this mtask was built without MPI "
+							"(install libopenmpi-dev, then rebuild)");
 	}
 	return 0;
 }
@@ -179,6 +196,44 @@ static int run_all(const struct primes_args *a, const int *workers, int count,
 	return status;
 }
 
+/* The mpi model: every rank makes the pool; rank 0 times the sum. */
+static int run_mpi(const struct primes_args *a)
+{
+	double start = now_seconds();
+	mt_pool *pool;
+	mt_pool_opts opts = {.workers = (int)a->workers};
+	int err = mt_pool_new(&pool, MT_POOL_MPI, &opts);
+	if (err == MT_POOL_SERVED)
+		return 0; /* a worker rank: it served rank 0's chunks */
+	if (err) {
+		fprintf(stderr, "mtask primes: MPI pool: %s%s\n", mt_strerror(err),
+			err == -ECHILD ? ": no worker rank; run it as mpirun -np 3 mtask primes "
+					 "--model mpi"
+			: err == -EINVAL ? ": --workers is over the ranks mpirun started, less one"
+					 : "");
+		return 1;
+	}
+	double started = now_seconds(), t;
+	uint64_t sum = 0;
+	err = primes_sum_pool(pool, (uint64_t)a->below, &sum);
+	t = now_seconds() - started;
+	int workers = mt_pool_workers(pool);
+	mt_pool_free(pool);
+	if (err) {
+		fprintf(stderr, "mtask primes: %s\n", mt_strerror(err));
+		return 1;
+	}
+	if (a->json) {
+		struct primes_runs r = {.sum = sum, .count = 1, .run = {{workers, t}}};
+		print_json(a, &r);
+		return 0;
+	}
+	printf("sum of primes below %ld: %llu\n", a->below, (unsigned long long)sum);
+	printf("%d mpi worker%s: %.3f s (the pool's start, MPI's included: %.3f s)\n", workers,
+	       workers == 1 ? "" : "s", t, started - start);
+	return 0;
+}
+
 int cmd_primes(int argc, char **argv)
 {
 	static const int table[] = {1, 2, 4, 10};
@@ -190,6 +245,8 @@ int cmd_primes(int argc, char **argv)
 		print_help();
 		return 0;
 	}
+	if (a.model == PRIMES_MPI)
+		return run_mpi(&a);
 	struct primes_runs runs = {0};
 	int one[] = {(int)a.workers};
 	if (a.workers)

@@ -185,6 +185,10 @@ static int run_batch(const struct bench_config *config, struct bench_result *res
 		return 0; /* a peer that failed once is not tried again */
 	if (impl->op)
 		return time_c_batch(impl, row, count);
+	if (impl->peer) {
+		impl->peer(row, impl->peer_kind, count, result->peers);
+		return 0;
+	}
 	bench_peer_python(row, impl->peer_script, impl->peer_kind, count, result->peers);
 	return 0;
 }

@@ -37,7 +37,8 @@
 	X(pipe, "a Pipe round trip between two processes, against pipe(2), eventfd and Python") \
 	X(pool, "tasks and maps through thread and process pools, against Python's executors and Pool") \
 	X(hubio, "the hub's IO on epoll and on io_uring: greenlet round trips, connections") \
-	X(http, "mtask serve's four models answering HTTP under wrk, beside nginx with one worker")
+	X(http, "mtask serve's four models answering HTTP under wrk, beside nginx with one worker") \
+	X(mpi, "tasks through the MPI pool under mpirun, beside the process pool and mpi4py.futures")
 /* clang-format on */
 
 #define BENCH_ROWS_MAX 16
@@ -94,6 +95,10 @@ struct bench_impl {
 	const char *peer_kind;	 /* "mp-fork" */
 	int batch;		 /* operations per round */
 	int quick_batch;	 /* the same under --quick */
+	/* When op and peer_script are NULL: runs `batch` samples of
+	 * peer_kind some other way (bench/mpi.c: under mpirun), appending
+	 * them to row, or marks the row skipped. */
+	int (*peer)(struct bench_row *row, const char *kind, int iterations, char *peers);
 };
 
 /* One registered benchmark. */
@@ -148,6 +153,16 @@ uint64_t bench_now_ns(void);
  * version goes into peers (size BENCH_TEXT_MAX) once known. */
 int bench_peer_python(struct bench_row *row, const char *script, const char *kind, int iterations,
 		      char *peers);
+
+/* Runs argv (argv[0] a path) with its stdout on a pipe and appends the
+ * "ns" samples it prints (peer.c's protocol) to row. Returns 0, with the
+ * whole output in *output (to free) when output is not NULL; or a
+ * negative errno with row->skipped saying why (what names the command). */
+int bench_peer_command(struct bench_row *row, char *const argv[], const char *what,
+		       int iterations, char **output);
+
+/* `mtask bench mpi`'s part inside mpirun: see bench/mpi.c. */
+int bench_mpi_rank(const char *spec);
 
 /* Waits for child pid; returns its exit status, 128 + N if signal N
  * killed it (as a shell says), or a negative errno. */

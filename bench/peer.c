@@ -187,28 +187,41 @@ static void note_python_version(const char *output, const char *python, char *pe
 	snprintf(peers, BENCH_TEXT_MAX, "Python %s (%s)", version, python);
 }
 
-int bench_peer_python(struct bench_row *row, const char *script, const char *kind, int iterations,
-		      char *peers)
+int bench_peer_command(struct bench_row *row, char *const argv[], const char *what,
+		       int iterations, char **output)
 {
-	char python[PATH_MAX], script_path[PATH_MAX], count[16];
-	if (!find_python(row, python, sizeof python) ||
-	    !find_script(row, script, script_path, sizeof script_path))
-		return -ENOENT;
-	snprintf(count, sizeof count, "%d", iterations);
-	char *argv[] = {python, script_path, (char *)kind, count, NULL};
 	pid_t pid;
 	int fd = spawn_with_stdout_pipe(argv, &pid);
 	if (fd < 0)
-		return skip_row(row, fd, "cannot start %s: %s", python, strerror(-fd));
-	char *output = read_all(fd);
+		return skip_row(row, fd, "cannot start %s: %s", argv[0], strerror(-fd));
+	char *text = read_all(fd);
 	close(fd);
 	int status = bench_wait_exit_status(pid);
 	int err = 0;
 	if (status)
-		err = skip_row(row, -ECHILD, "%s failed: exit status %d", script, status);
-	else if (!output || parse_samples(output, row) != iterations)
-		err = skip_row(row, -EPROTO, "%s %s: unexpected output", script, kind);
+		err = skip_row(row, -ECHILD, "%s failed: exit status %d", what, status);
+	else if (!text || parse_samples(text, row) != iterations)
+		err = skip_row(row, -EPROTO, "%s: unexpected output", what);
+	if (!err && output)
+		*output = text;
 	else
+		free(text);
+	return err;
+}
+
+int bench_peer_python(struct bench_row *row, const char *script, const char *kind, int iterations,
+		      char *peers)
+{
+	char python[PATH_MAX], script_path[PATH_MAX], count[16], what[128];
+	if (!find_python(row, python, sizeof python) ||
+	    !find_script(row, script, script_path, sizeof script_path))
+		return -ENOENT;
+	snprintf(count, sizeof count, "%d", iterations);
+	snprintf(what, sizeof what, "%s %s", script, kind);
+	char *argv[] = {python, script_path, (char *)kind, count, NULL};
+	char *output = NULL;
+	int err = bench_peer_command(row, argv, what, iterations, &output);
+	if (!err)
 		note_python_version(output, python, peers);
 	free(output);
 	return err;

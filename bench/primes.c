@@ -13,7 +13,7 @@
 
 #define POOL_CHUNKS_PER_WORKER 4
 
-static const char *const model_names[PRIMES_MODELS] = {"process", "thread", "pool"};
+static const char *const model_names[PRIMES_MODELS] = {"process", "thread", "pool", "mpi"};
 
 const char *primes_model_name(enum primes_model model)
 {
@@ -149,14 +149,14 @@ static int pool_range(const void *arg, size_t len, mt_task_out *out)
 	return mt_task_return(out, &sum, sizeof sum);
 }
 
-static int sum_with_pool(uint64_t below, int k, uint64_t *sum)
+MT_TASK_REGISTER(pool_range)
+
+int primes_sum_pool(mt_pool *pool, uint64_t below, uint64_t *sum)
 {
-	int chunks = k * POOL_CHUNKS_PER_WORKER;
+	int chunks = mt_pool_workers(pool) * POOL_CHUNKS_PER_WORKER;
 	uint64_t(*bounds)[2] = calloc((size_t)chunks, sizeof *bounds);
 	uint64_t *sums = calloc((size_t)chunks, sizeof *sums);
-	mt_pool *pool = NULL;
-	mt_pool_opts opts = {.workers = k};
-	int err = bounds && sums ? mt_pool_new(&pool, MT_POOL_PROCESS, &opts) : -ENOMEM;
+	int err = bounds && sums ? 0 : -ENOMEM;
 	for (int i = 0; i < chunks && !err; i++) {
 		/* Biggest first, so that no worker starts a long chunk last. */
 		bounds[i][0] = chunk_bound(below, chunks - 1 - i, chunks);
@@ -165,17 +165,28 @@ static int sum_with_pool(uint64_t below, int k, uint64_t *sum)
 	if (!err)
 		err = mt_pool_map(pool, pool_range, bounds, sizeof *bounds, (size_t)chunks, 1, sums,
 				  sizeof *sums, -1, NULL);
+	*sum = 0;
 	for (int i = 0; i < chunks && !err; i++)
 		*sum += sums[i];
-	mt_pool_free(pool);
 	free(bounds);
 	free(sums);
 	return err;
 }
 
+static int sum_with_pool(uint64_t below, int k, uint64_t *sum)
+{
+	mt_pool *pool = NULL;
+	mt_pool_opts opts = {.workers = k};
+	int err = mt_pool_new(&pool, MT_POOL_PROCESS, &opts);
+	if (!err)
+		err = primes_sum_pool(pool, below, sum);
+	mt_pool_free(pool);
+	return err;
+}
+
 int primes_sum(uint64_t below, int workers, enum primes_model model, uint64_t *sum)
 {
-	if (workers < 1 || model >= PRIMES_MODELS || !sum)
+	if (workers < 1 || model >= PRIMES_MODELS || model == PRIMES_MPI || !sum)
 		return -EINVAL;
 	*sum = 0;
 	if (model == PRIMES_POOL)

@@ -8,9 +8,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum primes_model { PRIMES_PROCESS, PRIMES_THREAD, PRIMES_POOL, PRIMES_MODELS };
+#include "mtask/pool.h"
 
-/* "process", "thread", "pool"; and back (-1 for an unknown name). */
+/* PRIMES_MPI runs on an MPI pool: see primes_sum_pool. */
+enum primes_model { PRIMES_PROCESS, PRIMES_THREAD, PRIMES_POOL, PRIMES_MPI, PRIMES_MODELS };
+
+/* "process", "thread", "pool", "mpi"; and back (-1 for an unknown name). */
 const char *primes_model_name(enum primes_model model);
 int primes_model_from_name(const char *name);
 
@@ -34,7 +37,12 @@ uint64_t primes_total_work(uint64_t below);
 /* The sum of the primes below `below` computed by `workers` workers of
  * `model`, in chunks of equal cost (testing n costs about n divisions
  * when n is prime, so chunk k of K ends near below * sqrt(k / K)).
- * Returns 0 with *sum set, or a negative errno. */
+ * Returns 0 with *sum set, or a negative errno; -EINVAL for PRIMES_MPI,
+ * whose pool the caller makes (mt_pool_new answers on every rank). */
 int primes_sum(uint64_t below, int workers, enum primes_model model, uint64_t *sum);
+
+/* The same on a pool the caller made, of any kind: four chunks per
+ * worker, mapped (its task is registered, so MPI ranks know it). */
+int primes_sum_pool(mt_pool *pool, uint64_t below, uint64_t *sum);
 
 #endif

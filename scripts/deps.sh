@@ -16,6 +16,9 @@ packages=(
 	gnuplot-nox # `make bench`'s charts (scripts/benchplot.py)
 	liburing-dev # the hub's io_uring backend (MTASK_HUB_BACKEND=uring); optional
 	wrk nginx-light # `mtask bench http`: the load generator and the peer server
+	# the MPI pool (libmtask_mpi, its tests under mpirun) and `mtask bench
+	# mpi`'s peer, mpi4py.futures for Debian's /usr/bin/python3
+	libopenmpi-dev openmpi-bin python3-mpi4py
 )
 
 missing=()

@@ -145,7 +145,7 @@ static int resolve_opts(mt_pool *p, int kind, const mt_pool_opts *opts)
 		return -EINVAL; /* a thread cannot be killed */
 	if (kind == MT_POOL_PROCESS && mt_process_current_daemon())
 		return -EPERM;
-	if (!p->opts.workers)
+	if (!p->opts.workers && kind != MT_POOL_MPI) /* MPI: every other rank */
 		p->opts.workers = mt__pool_cpu_count();
 	if (!p->opts.max_message)
 		p->opts.max_message = DEFAULT_MAX_MESSAGE;
@@ -156,8 +156,11 @@ static int resolve_opts(mt_pool *p, int kind, const mt_pool_opts *opts)
 
 int mt_pool_new(mt_pool **out, int kind, const mt_pool_opts *opts)
 {
-	if (!out || (kind != MT_POOL_THREAD && kind != MT_POOL_PROCESS))
+	if (!out || kind < 0 || kind >= (int)MT_ARRAY_LEN(mt__pool_backends))
 		return -EINVAL;
+	*out = NULL;
+	if (!mt__pool_backends[kind])
+		return -ENOTSUP; /* MT_POOL_MPI in libmtask: link libmtask_mpi */
 	pthread_once(&exit_hook_once, install_exit_hook);
 	mt_pool *p = calloc(1, sizeof *p);
 	if (!p)
@@ -166,11 +169,13 @@ int mt_pool_new(mt_pool **out, int kind, const mt_pool_opts *opts)
 	if (err)
 		goto out_free;
 	p->kind = kind;
-	p->backend = kind == MT_POOL_THREAD ? &mt__pool_thread_backend : &mt__pool_process_backend;
+	p->backend = mt__pool_backends[kind];
 	p->lock = (mt_lock)MT_LOCK_INIT;
 	p->changed = (mt_cond)MT_COND_INIT;
 	mt__list_init(&p->pending);
 	p->state = POOL_OPEN;
+	/* An MPI worker rank serves inside start and answers MT_POOL_SERVED,
+	 * having released what it made. */
 	if ((err = p->backend->start(p)))
 		goto out_free;
 	*out = p;
@@ -188,6 +193,10 @@ int mt__pool_submit(mt_pool *p, mt_task_fn fn, const struct mt__task_arg *arg, v
 	size_t limit = p->backend->max_message(p);
 	if (limit && arg->head_len + arg->body_len > limit)
 		return -EMSGSIZE;
+	uint64_t id;
+	int err = mt__pool_fn_id(p, fn, &id); /* only to refuse unregistered ones */
+	if (err)
+		return err;
 	struct mt_future *f = mt__future_new(p, fn, arg);
 	if (!f)
 		return -ENOMEM;

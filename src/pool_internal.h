@@ -12,9 +12,12 @@
  * (a dead worker's queue) gives it back with mt__pool_requeue.
  *
  * A task travels as a function and bytes. A backend that crosses an
- * address space (processes now, machines later) sends the function as a
- * number (mt__task_fn_id) and turns it back (mt__task_fn_from_id); today
- * the number is the address, valid in workers forked from this image. */
+ * address space sends the function as a number (mt__pool_fn_id) and turns
+ * it back (mt__task_fn_from_id). The process pool's number is the
+ * function's address, valid in workers forked from this image; a backend
+ * whose workers have other address layouts (MPI ranks: named_tasks) sends
+ * the number of the task's registered name (pool_tasks.c), which has the
+ * top bit set, so that the number itself says which kind it is. */
 #ifndef MTASK_POOL_INTERNAL_H
 #define MTASK_POOL_INTERNAL_H
 
@@ -55,13 +58,28 @@ static inline int mt__task_run(mt_task_fn fn, const void *arg, size_t len, struc
 	return err;
 }
 
+/* ---- task numbers (pool_tasks.c) ---- */
+
+#define MT__TASK_NAMED (UINT64_C(1) << 63) /* a registered name's number */
+
+/* The function registered under the name of number id, or NULL (none,
+ * or ambiguous). */
+MT_HIDDEN mt_task_fn mt__task_fn_by_name_id(uint64_t id);
+
+/* The number of fn's registered name in *id. Returns 0, -ENOSYS (fn is
+ * not registered), -ENOTUNIQ (its name is ambiguous). */
+MT_HIDDEN int mt__task_name_id(mt_task_fn fn, uint64_t *id);
+
 static inline uint64_t mt__task_fn_id(mt_task_fn fn)
 {
 	return (uint64_t)(uintptr_t)fn;
 }
 
+/* The function of number id, either kind; NULL for an unknown name. */
 static inline mt_task_fn mt__task_fn_from_id(uint64_t id)
 {
+	if (id & MT__TASK_NAMED)
+		return mt__task_fn_by_name_id(id);
 	return (mt_task_fn)(uintptr_t)id;
 }
 
@@ -173,6 +191,8 @@ struct mt__pool_backend {
 	int (*pids)(struct mt_pool *p, int *out, size_t cap);
 	/* The longest argument a task may have (0: no limit). */
 	size_t (*max_message)(const struct mt_pool *p);
+	/* Tasks travel by registered name (mt__pool_fn_id). */
+	bool named_tasks;
 };
 
 struct mt_pool {
@@ -191,6 +211,21 @@ struct mt_pool {
 
 MT_HIDDEN extern const struct mt__pool_backend mt__pool_thread_backend;
 MT_HIDDEN extern const struct mt__pool_backend mt__pool_process_backend;
+/* By kind (MT_POOL_THREAD ...); an entry is NULL when this library was
+ * built without that backend (pool_backends.c, built once per flavour:
+ * libmtask without MPI, libmtask_mpi with it). */
+MT_HIDDEN extern const struct mt__pool_backend *const mt__pool_backends[3];
+
+/* The number fn travels as in p's tasks: its address, or its registered
+ * name's number when p's backend has named_tasks. Returns 0, or
+ * mt__task_name_id's errors. */
+static inline int mt__pool_fn_id(const struct mt_pool *p, mt_task_fn fn, uint64_t *id)
+{
+	if (p->backend->named_tasks)
+		return mt__task_name_id(fn, id);
+	*id = mt__task_fn_id(fn);
+	return 0;
+}
 
 /* The oldest pending future, removed from the queue, or NULL; p->lock
  * held. The caller claims it (it may have been cancelled). */

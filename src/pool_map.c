@@ -65,6 +65,8 @@ static int run_fixed_chunk(const void *arg, size_t len, mt_task_out *out)
 	if (!slots)
 		return out->too_big ? -EMSGSIZE : -ENOMEM;
 	mt_task_fn fn = mt__task_fn_from_id(h.fn);
+	if (!fn)
+		return -ENOSYS; /* an MPI rank that does not know the name */
 	const unsigned char *item = (const unsigned char *)arg + sizeof h;
 	struct trailer t = {0, 0};
 	unsigned char *slot = slots;
@@ -89,6 +91,8 @@ static int run_chunk(const void *arg, size_t len, mt_task_out *out)
 	if (err)
 		return err;
 	mt_task_fn fn = mt__task_fn_from_id(h.fn);
+	if (!fn)
+		return -ENOSYS;
 	const unsigned char *item = (const unsigned char *)arg + sizeof h;
 	size_t pos = 0;
 	for (uint64_t i = 0; i < h.count; i++, item += h.item_size) {
@@ -106,6 +110,10 @@ static int run_chunk(const void *arg, size_t len, mt_task_out *out)
 	return 0;
 }
 
+/* The runners travel by name to MPI ranks too. */
+MT_TASK_REGISTER_AS(run_fixed_chunk, "mtask.map.fixed_chunk")
+MT_TASK_REGISTER_AS(run_chunk, "mtask.map.chunk")
+
 /* Submits items [first, first + count) as one chunk: map's (a fixed
  * layout, its results sunk into results) when results is not NULL, else
  * imap's. */
@@ -113,7 +121,10 @@ static int submit_chunk(mt_pool *p, mt_task_fn fn, const unsigned char *items, s
 			size_t first, size_t count, unsigned char *results, size_t result_size,
 			mt_future **f)
 {
-	struct chunk_header h = {mt__task_fn_id(fn), item_size, count, results ? result_size : 0};
+	struct chunk_header h = {0, item_size, count, results ? result_size : 0};
+	int err = mt__pool_fn_id(p, fn, &h.fn);
+	if (err)
+		return err;
 	const unsigned char *body = item_size ? items + first * item_size : NULL;
 	struct mt__task_arg arg = {&h, body, sizeof h, count * item_size};
 	if (!results)

@@ -97,6 +97,9 @@ static void bad_arguments_give_one_line_and_exit_2(void **state)
 	assert_usage_error("primes --model fiber", "--model");
 	assert_usage_error("primes --model", "needs a value");
 	assert_usage_error("primes extra", "unexpected argument");
+#ifndef MTASK_HAVE_MPI /* with it, tests/mpi.cmake runs --model mpi under mpirun */
+	assert_usage_error("primes --model mpi", "built without MPI");
+#endif
 }
 
 /* The sum of the primes below 1000 is 76127, in every model. */

@@ -514,6 +514,53 @@ static void free_without_close_runs_the_queued_tasks(void **state)
 	mt_future_free(f);
 }
 
+/* ---- named tasks (MT_TASK_REGISTER), which MPI pools send by name ---- */
+
+MT_TASK_REGISTER(task_square)
+MT_TASK_REGISTER_AS(task_pid, "test_pool.pid")
+
+static int twin_a(const void *arg, size_t len, mt_task_out *out)
+{
+	return 1;
+}
+
+static int twin_b(const void *arg, size_t len, mt_task_out *out)
+{
+	return 2;
+}
+
+static void registered_tasks_are_found_by_name(void **state)
+{
+	assert_ptr_equal(mt_task_lookup("task_square"), task_square);
+	assert_ptr_equal(mt_task_lookup("test_pool.pid"), task_pid);
+	assert_null(mt_task_lookup("task_pid")); /* registered under another name */
+	assert_null(mt_task_lookup("no_such_task"));
+	assert_null(mt_task_lookup(NULL));
+	static mt_task_entry again = {"task_square", task_square, 0, 0, 0};
+	assert_int_equal(mt_task_register(&again), 0); /* the same: harmless */
+	assert_ptr_equal(mt_task_lookup("task_square"), task_square);
+	static mt_task_entry nameless = {NULL, task_square, 0, 0, 0};
+	assert_int_equal(mt_task_register(&nameless), -EINVAL);
+	assert_int_equal(mt_task_register(NULL), -EINVAL);
+}
+
+static void a_name_claimed_twice_resolves_to_neither(void **state)
+{
+	static mt_task_entry a = {"twin", twin_a, 0, 0, 0}, b = {"twin", twin_b, 0, 0, 0};
+	assert_int_equal(mt_task_register(&a), 0);
+	assert_ptr_equal(mt_task_lookup("twin"), twin_a);
+	assert_int_equal(mt_task_register(&b), -ENOTUNIQ);
+	assert_null(mt_task_lookup("twin"));
+}
+
+static void mpi_pools_need_libmtask_mpi(void **state)
+{
+	mt_pool *p = (mt_pool *)&p;
+	assert_int_equal(mt_pool_new(&p, MT_POOL_MPI, NULL), -ENOTSUP);
+	assert_null(p);
+	assert_int_equal(mt_pool_new(&p, MT_POOL_MPI + 1, NULL), -EINVAL);
+}
+
 #define BOTH(test)                                                                                 \
 	cmocka_unit_test_prestate(test, &kind_thread),                                             \
 		cmocka_unit_test_prestate(test, &kind_process)
@@ -542,6 +589,9 @@ int main(void)
 		BOTH(shutdown_cancel_futures_cancels_what_has_not_started),
 		BOTH(terminate_resolves_every_future),
 		BOTH(free_without_close_runs_the_queued_tasks),
+		cmocka_unit_test(registered_tasks_are_found_by_name),
+		cmocka_unit_test(a_name_claimed_twice_resolves_to_neither),
+		cmocka_unit_test(mpi_pools_need_libmtask_mpi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

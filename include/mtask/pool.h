@@ -15,8 +15,11 @@
  * function of the program (or of a library loaded before the pool was
  * made), and the task must not rely on pointers inside its argument
  * bytes: the worker has its own copy of memory, as it was when the worker
- * was forked. Write tasks as "bytes in, bytes out" and they run unchanged
- * on threads, processes and, later, other machines.
+ * was forked. An MPI pool (MT_POOL_MPI, docs/cluster.md) runs tasks in
+ * other processes of the same program, on this machine or others, whose
+ * addresses differ: there a task function is sent by name, and must be
+ * registered with MT_TASK_REGISTER. Write tasks as "bytes in, bytes out"
+ * and they run unchanged on threads, processes and other machines.
  *
  * Workers that die. When a worker process dies while it runs a task
  * (SIGKILL, the OOM killer, a segfault, exit()), that task's future fails
@@ -31,7 +34,7 @@
  *
  * Done callbacks run on the thread that completes the future: the worker
  * thread that ran the task in a thread pool, the pool's result thread in a
- * process pool, the thread calling mt_future_cancel or mt_pool_terminate
+ * process pool, the pool's MPI thread in an MPI pool, the thread calling mt_future_cancel or mt_pool_terminate
  * for a future those end, and the calling thread at once when the future
  * is already done when the callback is added (as in Python). A callback
  * must not block for long: in a process pool it holds up every other
@@ -79,32 +82,79 @@ MT_EXPORT int mt_task_return(mt_task_out *out, const void *data, size_t len);
  * fit (process pools) or memory is short; the result is then unchanged. */
 MT_EXPORT void *mt_task_result_buffer(mt_task_out *out, size_t len);
 
+/* ---- task registration: the same name for a task on every rank ---- */
+
+/* A registered task: its name and function. The macros below make one
+ * in static storage; the other fields are the registry's. */
+typedef struct mt_task_entry {
+	const char *name; /* the same on every process of the program */
+	mt_task_fn fn;
+	/* The registry's own; zero before registration. */
+	unsigned long long id;
+	struct mt_task_entry *next;
+	int state;
+} mt_task_entry;
+
+/* MT_TASK_REGISTER(fn) - register the task function fn (of this file,
+ * static or not) under its own name, at program load (a constructor), so
+ * that an MPI pool can send it by name and every rank runs the same
+ * function whatever its address there. Use it at file scope, once per
+ * function, after fn is declared. MT_TASK_REGISTER_AS(fn, "name") gives
+ * another name (two functions named alike in different files need it:
+ * a name that two different functions registered is refused for both). */
+#define MT_TASK_REGISTER_AS(fn, task_name)                                                         	static mt_task_entry mt__task_entry_##fn = {task_name, fn, 0, 0, 0};                       	__attribute__((constructor)) static void mt__task_register_##fn(void)                      	{                                                                                          		mt_task_register(&mt__task_entry_##fn);                                            	}
+#define MT_TASK_REGISTER(fn) MT_TASK_REGISTER_AS(fn, #fn)
+
+/* mt_task_register - add entry (a name and a function, in storage that
+ * outlives its use: the macros' static one) to the registry of tasks
+ * that MPI pools send by name. Registering the same function under the
+ * same name again is harmless. Returns 0, -EINVAL (no name or function),
+ * -ENOTUNIQ (another function has that name, or one whose 63-bit hash
+ * is the same: neither can then be sent by name). Safe from any thread. */
+MT_EXPORT int mt_task_register(mt_task_entry *entry);
+
+/* mt_task_lookup - the function registered under name, or NULL when
+ * there is none (or two functions claimed it). Safe from any thread. */
+MT_EXPORT mt_task_fn mt_task_lookup(const char *name);
+
 /* ---- pools ---- */
 
 enum {
 	MT_POOL_THREAD,	 /* threads of this process: multiprocessing.dummy */
 	MT_POOL_PROCESS, /* forked worker processes: multiprocessing.Pool */
+	MT_POOL_MPI,	 /* the other ranks of an MPI job: mpi4py.futures'
+			  * MPIPoolExecutor (libmtask_mpi; docs/cluster.md) */
 };
+
+/* What mt_pool_new returns on an MPI worker rank once it has served the
+ * root's pool to its end: *pool is then NULL, and the rank has nothing
+ * more to do with that pool (see mt_pool_new). */
+#define MT_POOL_SERVED 1
 
 /* Options for mt_pool_new; a NULL pointer means all defaults. */
 typedef struct mt_pool_opts {
-	int workers;	     /* 0: the number of CPUs the process may use */
+	int workers;	     /* 0: the number of CPUs the process may use (an
+			      * MPI pool: every rank but the root) */
 	mt_fn initializer;   /* run once by each worker before its first task */
-	void *initarg;	     /* its argument (a process worker's own copy) */
+	void *initarg;	     /* its argument (a process worker's own copy; an
+			      * MPI rank's own object at that address) */
 	unsigned max_tasks_per_worker; /* a worker ends after that many tasks
-					* and is replaced; 0: never */
+					* and is replaced; 0: never (not
+					* for MPI pools: ranks are fixed) */
 	double task_timeout; /* > 0: a task running longer has its worker
 			      * killed and fails with -ETIMEDOUT (process
-			      * pools only: threads cannot be killed) */
-	size_t max_message;  /* process pools: the longest argument or result,
-			      * in bytes; 0: 64 KiB */
-	unsigned prefetch;   /* process pools: at most this many tasks queued
-			      * to a worker ahead of the one it runs; 0: 256.
-			      * The pool queues ahead only as many as cover
-			      * ~0.2 ms of work (none for longer tasks, so a
-			      * task never waits behind a long one while
-			      * another worker idles), sent several to a
-			      * message. */
+			      * pools; threads cannot be killed; an MPI pool
+			      * stops using a rank that answers no task for
+			      * that long, see docs/cluster.md) */
+	size_t max_message;  /* process and MPI pools: the longest argument
+			      * or result, in bytes; 0: 64 KiB */
+	unsigned prefetch;   /* process and MPI pools: at most this many
+			      * tasks queued to a worker ahead of the one it
+			      * runs; 0: 256. The pool queues ahead only as
+			      * many as cover ~0.2 ms of work (1 ms for MPI;
+			      * none for longer tasks, so a task never waits
+			      * behind a long one while another worker
+			      * idles), sent several to a message. */
 } mt_pool_opts;
 
 /* mt_pool_new - start a pool of kind MT_POOL_THREAD or MT_POOL_PROCESS
@@ -113,15 +163,28 @@ typedef struct mt_pool_opts {
  * once. Returns 0, -EINVAL (an unknown kind, workers < 0, a task_timeout on
  * a thread pool), -EPERM (a process pool inside a daemon process, such as
  * another pool's worker, as in Python), -ENOMEM, or the error of starting
- * a thread or a process. */
+ * a thread or a process.
+ *
+ * MT_POOL_MPI (a program linked with libmtask_mpi, run by mpirun): every
+ * rank calls mt_pool_new alike, as MPI's collective calls are made. Rank 0
+ * gets the pool and returns 0; each other rank serves rank 0's tasks in
+ * this call until rank 0 frees or terminates the pool, then returns
+ * MT_POOL_SERVED with *pool NULL. MPI is initialized here when the program
+ * has not done it (and finalized at exit). Tasks must be registered
+ * (MT_TASK_REGISTER). Also returns -ENOTSUP (libmtask without MPI, or an
+ * MPI that gives less than MPI_THREAD_SERIALIZED), -ECHILD (a job of one
+ * rank: no worker), -EBUSY (an MPI pool is open already), -EINVAL
+ * (workers over the ranks there are, max_tasks_per_worker), -EIO (an MPI
+ * call failed). One thread per process at a time. */
 MT_EXPORT int mt_pool_new(mt_pool **pool, int kind, const mt_pool_opts *opts);
 
 /* mt_pool_submit - queue fn with a copy of the len bytes at arg, and give
  * its future in *future (free it with mt_future_free; future may be NULL
  * when the result is not wanted: fire and forget). Returns 0, -EPIPE after
  * mt_pool_close, mt_pool_shutdown or mt_pool_terminate (Python's
- * RuntimeError), -EMSGSIZE (len over a process pool's max_message),
- * -EINVAL, -ENOMEM. */
+ * RuntimeError), -EMSGSIZE (len over a process or MPI pool's
+ * max_message), -ENOSYS (an MPI pool: fn is not registered), -ENOTUNIQ
+ * (an MPI pool: fn's name is claimed twice), -EINVAL, -ENOMEM. */
 MT_EXPORT int mt_pool_submit(mt_pool *pool, mt_task_fn fn, const void *arg, size_t len,
 			     mt_future **future);
 
@@ -195,7 +258,9 @@ MT_EXPORT int mt_pool_join(mt_pool *pool, double timeout);
  * started are cancelled; a process pool's workers are killed (SIGKILL)
  * and reaped, and the tasks they ran or had queued read -ECANCELED; a
  * thread pool's running tasks finish (a thread cannot be killed) and keep
- * their results. Returns 0 once every worker has ended. */
+ * their results; an MPI pool's tasks held by ranks read -ECANCELED at
+ * once, and the ranks leave after the tasks they hold (whose results are
+ * dropped). Returns 0 once every worker has ended. */
 MT_EXPORT int mt_pool_terminate(mt_pool *pool);
 
 /* mt_pool_shutdown - Executor.shutdown(wait, cancel_futures): close; if
@@ -206,7 +271,8 @@ MT_EXPORT int mt_pool_shutdown(mt_pool *pool, bool wait, bool cancel_futures);
 /* mt_pool_resize - change the number of workers to workers (> 0) while
  * the pool runs: new workers start at once; surplus ones end after their
  * current task (process workers also run what was queued to them first).
- * Returns 0, -EINVAL, -EPIPE (closed), or the error of starting one. */
+ * Returns 0, -EINVAL, -EPIPE (closed), -ENOTSUP (an MPI pool: its ranks
+ * are mpirun's), or the error of starting one. */
 MT_EXPORT int mt_pool_resize(mt_pool *pool, int workers);
 
 /* mt_pool_workers - the number of workers the pool keeps. */
@@ -238,7 +304,8 @@ MT_EXPORT int mt_future_result(mt_future *f, double timeout, const void **data, 
  * (Future.exception): 0 for success or not done yet, the task's own error
  * code, -ECANCELED (cancelled or terminated), -EOWNERDEAD (its worker
  * process died while running it: see mt_future_exitcode), -ETIMEDOUT (it
- * ran past the pool's task_timeout), -EMSGSIZE (its result did not fit). */
+ * ran past the pool's task_timeout), -EMSGSIZE (its result did not fit),
+ * -ENOSYS (an MPI rank knew no task of that name). */
 MT_EXPORT int mt_future_error(const mt_future *f);
 
 /* mt_future_exitcode - after -EOWNERDEAD, how the worker ended: its exit
