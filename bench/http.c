@@ -358,18 +358,62 @@ static pid_t serving_process(const struct server *s)
 	return found;
 }
 
-/* Connections beyond the listen backlog wait in the kernel until the
- * server accepts them, and wrk's would queue behind them: wait until the
- * server holds them all. */
-static bool wait_accepted(const struct server *s)
+/* The descriptors s's serving process has open, or -1. */
+static int serving_descriptors(const struct server *s)
+{
+	pid_t pid = serving_process(s);
+	return pid > 0 ? count_open_descriptors(pid) : -1;
+}
+
+/* Waits until s's serving process holds at least (more) or at most (!more)
+ * count descriptors, up to 30 s. Connections beyond the listen backlog
+ * wait in the kernel until the server accepts them, and wrk's would queue
+ * behind them; closed ones keep the server busy until it has let them
+ * go, and a count taken meanwhile would pass for the next round's. */
+static bool wait_descriptors(const struct server *s, int count, bool more)
 {
 	for (int i = 0; i < START_SECONDS * 3 * 20; i++) {
-		pid_t pid = serving_process(s);
-		if (pid > 0 && count_open_descriptors(pid) >= IDLE_CONNECTIONS)
+		int n = serving_descriptors(s);
+		if (n >= 0 && (more ? n >= count : n <= count))
 			return true;
 		usleep(50000);
 	}
 	return false;
+}
+
+/* The CPU time (clock ticks) pid has used, or -1. */
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* fields after the name: state is the 3rd */
+	long utime, stime;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime,
+			 &stime) != 2)
+		return -1;
+	return utime + stime;
+}
+
+/* Waits (up to 30 s) until s's serving process has used no CPU for a
+ * fifth of a second: a server that just accepted 10,000 connections is
+ * still setting them up (the coro server: a coroutine and its stack
+ * each), and the rows measure it holding them, not taking them in. */
+static void wait_settled(const struct server *s)
+{
+	pid_t pid = serving_process(s);
+	long last = pid > 0 ? cpu_ticks(pid) : -1;
+	for (int i = 0; last >= 0 && i < START_SECONDS * 3 * 5; i++) {
+		usleep(200000);
+		long now_ticks = cpu_ticks(pid);
+		if (now_ticks < 0 || now_ticks == last)
+			return;
+		last = now_ticks;
+	}
 }
 
 /* The idle connections the server has closed (readable: EOF or reset). */
@@ -438,15 +482,21 @@ static int measure(struct bench_result *result, const char *wrk, bool quick, int
 
 /* Opens 10,000 idle connections to servers[of]; NULL, or why not (into
  * rows idle and idle + SERVERS). */
-static const char *hold_idle(struct bench_result *result, int of, int idle, int *fds)
+static const char *hold_idle(struct bench_result *result, int of, int idle, int *fds,
+			     int *before)
 {
 	const char *why = servers[of].skipped[0] ? "the server did not start" : NULL;
-	if (!why && open_idle(servers[of].port, fds))
+	*before = why ? -1 : serving_descriptors(&servers[of]);
+	if (!why && *before < 0)
+		why = "cannot find the serving process";
+	else if (!why && open_idle(servers[of].port, fds))
 		why = "cannot open 10,000 connections (ulimit -n: 10,100 or more)";
-	else if (!why && !wait_accepted(&servers[of])) {
+	else if (!why && !wait_descriptors(&servers[of], *before + IDLE_CONNECTIONS, true)) {
 		why = "the server did not accept 10,000 connections in 30 s";
 		close_all(fds);
 	}
+	if (!why)
+		wait_settled(&servers[of]);
 	if (why) {
 		snprintf(result->rows[idle].skipped, BENCH_TEXT_MAX, "%s", why);
 		snprintf(result->rows[idle + SERVERS].skipped, BENCH_TEXT_MAX, "%s", why);
@@ -465,8 +515,9 @@ static void measure_idle(struct bench_result *result, const char *wrk, bool quic
 	for (int r = 0; r < rounds; r++)
 		for (int j = 0; j < 2; j++) {
 			int k = (j + r) % 2;
+			int before;
 			if (result->rows[idle[k]].skipped[0] ||
-			    hold_idle(result, of[k], idle[k], fds))
+			    hold_idle(result, of[k], idle[k], fds, &before))
 				continue;
 			measure(result, wrk, quick, idle[k], servers[of[k]].port);
 			int dropped = count_dropped(fds);
@@ -474,6 +525,7 @@ static void measure_idle(struct bench_result *result, const char *wrk, bool quic
 				snprintf(result->rows[idle[k]].skipped, BENCH_TEXT_MAX,
 					 "%d idle connections were dropped", dropped);
 			close_all(fds);
+			wait_descriptors(&servers[of[k]], before, false);
 		}
 }
 
