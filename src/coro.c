@@ -108,15 +108,22 @@ struct coro_thread {
 
 /* What the switch path reads of its thread: a few words of initial-exec
  * TLS, read without following a pointer. All zero until the thread's
- * first coroutine call. */
-static __thread struct {
+ * first coroutine call. Not static: the x86-64 switch path reads it
+ * (switch.h gives the offsets it uses, checked below). */
+struct coro_tls {
 	mt_coro *current; /* the running coroutine */
 	uint64_t id;	  /* unique in the process: a record's owner */
 	struct coro_thread *state;
 #ifdef CORO_SANITIZED
 	mt_coro *previous; /* the coroutine that switched to current */
 #endif
-} this_thread MT_TLS_FAST;
+};
+MT_HIDDEN __thread struct coro_tls mt__coro_tls MT_TLS_FAST;
+#define this_thread mt__coro_tls
+_Static_assert(offsetof(struct coro_tls, current) == MT__TLS_CURRENT, "switch.h's offsets");
+_Static_assert(offsetof(struct coro_tls, id) == MT__TLS_ID, "switch.h's offsets");
+_Static_assert(offsetof(struct mt_coro, sp) == MT__CORO_SP, "switch.h's offsets");
+_Static_assert(offsetof(struct mt_coro, key) == MT__CORO_KEY, "switch.h's offsets");
 
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 static pthread_key_t thread_exit_key;
@@ -471,13 +478,14 @@ int mt_coro_switch_checked(mt_coro *c, void *value, void **result)
 /* Everything the switch path leaves: misuse, a dead or canary-guarded
  * target, a switch to the current coroutine. Out of line, so that the
  * switch path needs no stack frame. */
-static __attribute__((noinline)) void *switch_slowly(mt_coro *c, void *value)
+__attribute__((noinline)) void *mt__coro_switch_slowly(mt_coro *c, void *value)
 {
 	void *result = NULL;
 	mt_coro_switch_checked(c, value, &result);
 	return result;
 }
 
+#ifndef MT__CORO_SWITCH_IN_ASM
 void *mt_coro_switch(mt_coro *c, void *value)
 {
 	/* key equals the thread's id only for a live, page-guarded
@@ -485,8 +493,9 @@ void *mt_coro_switch(mt_coro *c, void *value)
 	 * coroutine call, and no key is 0. */
 	if (__builtin_expect(c && c->key == this_thread.id && c != this_thread.current, 1))
 		return transfer(c, value);
-	return switch_slowly(c, value);
+	return mt__coro_switch_slowly(c, value);
 }
+#endif
 
 void *mt_coro_throw(mt_coro *c, void *value)
 {

@@ -11,6 +11,25 @@
 #ifndef MTASK_ARCH_SWITCH_H
 #define MTASK_ARCH_SWITCH_H
 
+/* Where the CPU's assembly also holds mt_coro_switch's fast path (the
+ * checks of coro.c's C version, then the switch with no call between):
+ * x86-64, unless a sanitizer wants its fiber hooks around each switch.
+ * It reads these offsets, which coro.c checks against its records. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if defined(__has_feature)
+#if !__has_feature(address_sanitizer) && !__has_feature(thread_sanitizer)
+#define MT__CORO_SWITCH_IN_ASM 1
+#endif
+#else
+#define MT__CORO_SWITCH_IN_ASM 1
+#endif
+#endif
+#define MT__CORO_SP 0	  /* mt_coro: the saved stack pointer */
+#define MT__CORO_KEY 8	  /* mt_coro: the thread's id, if a fast switch may go there */
+#define MT__TLS_CURRENT 0 /* the thread's mt__coro_tls: the running coroutine */
+#define MT__TLS_ID 8	  /* mt__coro_tls: the thread's id */
+
+#ifndef __ASSEMBLER__
 #define MT_ARCH_HIDDEN __attribute__((visibility("hidden")))
 
 /* Saves the calling context, stores its saved stack pointer in *save,
@@ -31,5 +50,11 @@ MT_ARCH_HIDDEN void *mt__coro_make(void *lo, void *top, void (*entry)(void *valu
  * right below the frames it had, instead of returning from its pending
  * mt__coro_swap; those frames stay intact above it. */
 MT_ARCH_HIDDEN void mt__coro_reroute(void *sp, void (*entry)(void *value));
+
+/* mt_coro_switch when a check fails (coro.c): the fast path in assembly
+ * jumps there with its arguments untouched. */
+struct mt_coro;
+MT_ARCH_HIDDEN void *mt__coro_switch_slowly(struct mt_coro *c, void *value);
+#endif /* __ASSEMBLER__ */
 
 #endif
