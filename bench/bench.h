@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "mtask/pool.h"
+
 /* Every benchmark, in the order `mtask bench` runs them: X(name, summary).
  * Adding a benchmark is one line here plus its file, bench/NAME.c (listed
  * in bench/CMakeLists.txt), which defines
@@ -160,6 +162,11 @@ int bench_peer_python(struct bench_row *row, const char *script, const char *kin
  * negative errno with row->skipped saying why (what names the command). */
 int bench_peer_command(struct bench_row *row, char *const argv[], const char *what,
 		       int iterations, char **output);
+
+/* Submits count tasks of fn to p, the i-th with the 8 bytes of i, then
+ * waits for each and frees its future; fs has room for count (pool.c,
+ * shared with mpi.c). Returns 0 or the first error. */
+int bench_pool_submit_and_wait(mt_pool *p, mt_task_fn fn, int count, mt_future **fs);
 
 /* `mtask bench mpi`'s part inside mpirun: see bench/mpi.c. */
 int bench_mpi_rank(const char *spec);

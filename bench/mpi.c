@@ -75,16 +75,7 @@ MT_TASK_REGISTER_AS(spin, "bench.mpi.spin")
 static int submit_and_wait(mt_task_fn fn, int count)
 {
 	static mt_future *fs[TASKS];
-	int err = 0;
-	for (int64_t i = 0; i < count && !err; i++)
-		err = mt_pool_submit(pool, fn, &i, sizeof i, &fs[i]);
-	for (int i = 0; i < count; i++) {
-		if (!err)
-			err = mt_future_result(fs[i], -1, NULL, NULL);
-		mt_future_free(fs[i]);
-		fs[i] = NULL;
-	}
-	return err;
+	return bench_pool_submit_and_wait(pool, fn, count, fs);
 }
 
 static int tasks_sample(void)

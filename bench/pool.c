@@ -51,19 +51,24 @@ static int identity(const void *arg, size_t len, mt_task_out *out)
 	return mt_task_return(out, arg, len);
 }
 
-static int submit_and_wait(void)
+int bench_pool_submit_and_wait(mt_pool *p, mt_task_fn fn, int count, mt_future **fs)
 {
-	static mt_future *fs[TASKS_PER_SAMPLE];
 	int err = 0;
-	for (int64_t i = 0; i < TASKS_PER_SAMPLE && !err; i++)
-		err = mt_pool_submit(pool, identity, &i, sizeof i, &fs[i]);
-	for (int i = 0; i < TASKS_PER_SAMPLE; i++) {
+	for (int64_t i = 0; i < count && !err; i++)
+		err = mt_pool_submit(p, fn, &i, sizeof i, &fs[i]);
+	for (int i = 0; i < count; i++) {
 		if (!err)
 			err = mt_future_result(fs[i], -1, NULL, NULL);
 		mt_future_free(fs[i]);
 		fs[i] = NULL;
 	}
 	return err;
+}
+
+static int submit_and_wait(void)
+{
+	static mt_future *fs[TASKS_PER_SAMPLE];
+	return bench_pool_submit_and_wait(pool, identity, TASKS_PER_SAMPLE, fs);
 }
 
 static int map_items(void)

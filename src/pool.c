@@ -190,7 +190,7 @@ out_free:
 int mt__pool_submit(mt_pool *p, mt_task_fn fn, const struct mt__task_arg *arg, void *sink,
 		    size_t sink_len, mt_future **out)
 {
-	size_t limit = p->backend->max_message(p);
+	size_t limit = mt__pool_message_limit(p);
 	if (limit && arg->head_len + arg->body_len > limit)
 		return -EMSGSIZE;
 	uint64_t id;

@@ -189,8 +189,9 @@ struct mt__pool_backend {
 	void (*destroy)(struct mt_pool *p);
 	/* Live workers' PIDs (NULL: not processes); p->lock held. */
 	int (*pids)(struct mt_pool *p, int *out, size_t cap);
-	/* The longest argument a task may have (0: no limit). */
-	size_t (*max_message)(const struct mt_pool *p);
+	/* Task arguments and results cross in buffers of opts.max_message
+	 * bytes (processes, MPI); false: no limit (threads). */
+	bool bounded_messages;
 	/* Tasks travel by registered name (mt__pool_fn_id). */
 	bool named_tasks;
 };
@@ -208,6 +209,12 @@ struct mt_pool {
 	enum pool_state state;
 	bool stopped; /* the backend's stop ran */
 };
+
+/* The longest argument a task of p may have (0: no limit). */
+static inline size_t mt__pool_message_limit(const struct mt_pool *p)
+{
+	return p->backend->bounded_messages ? p->opts.max_message : 0;
+}
 
 MT_HIDDEN extern const struct mt__pool_backend mt__pool_thread_backend;
 MT_HIDDEN extern const struct mt__pool_backend mt__pool_process_backend;

@@ -143,7 +143,7 @@ static size_t chunk_size(mt_pool *p, size_t n, size_t asked, size_t item_size, s
 		size_t parts = (size_t)mt_pool_workers(p) * CHUNKS_PER_WORKER;
 		size = (n + parts - 1) / parts;
 	}
-	size_t limit = p->backend->max_message(p);
+	size_t limit = mt__pool_message_limit(p);
 	if (limit) {
 		size_t room = limit - sizeof(struct chunk_header);
 		if (item_size && size > room / item_size)

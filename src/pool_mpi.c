@@ -672,11 +672,6 @@ static void mpi_destroy(struct mt_pool *p)
 	p->impl = NULL;
 }
 
-static size_t mpi_max_message(const struct mt_pool *p)
-{
-	return p->opts.max_message;
-}
-
 const struct mt__pool_backend mt__pool_mpi_backend = {
 	.name = "mpi",
 	.start = mpi_start,
@@ -685,6 +680,6 @@ const struct mt__pool_backend mt__pool_mpi_backend = {
 	.stop = mpi_stop,
 	.destroy = mpi_destroy,
 	.pids = NULL,
-	.max_message = mpi_max_message,
+	.bounded_messages = true,
 	.named_tasks = true,
 };

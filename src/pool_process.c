@@ -780,11 +780,6 @@ static int process_pids(struct mt_pool *p, int *out, size_t cap)
 	return n;
 }
 
-static size_t process_max_message(const struct mt_pool *p)
-{
-	return p->opts.max_message;
-}
-
 const struct mt__pool_backend mt__pool_process_backend = {
 	.name = "process",
 	.start = process_start,
@@ -793,5 +788,5 @@ const struct mt__pool_backend mt__pool_process_backend = {
 	.stop = process_stop,
 	.destroy = process_destroy,
 	.pids = process_pids,
-	.max_message = process_max_message,
+	.bounded_messages = true,
 };

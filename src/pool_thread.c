@@ -181,12 +181,6 @@ static void thread_destroy(struct mt_pool *p)
 	p->impl = NULL;
 }
 
-static size_t thread_max_message(const struct mt_pool *p)
-{
-	(void)p;
-	return 0;
-}
-
 const struct mt__pool_backend mt__pool_thread_backend = {
 	.name = "thread",
 	.start = thread_start,
@@ -195,5 +189,4 @@ const struct mt__pool_backend mt__pool_thread_backend = {
 	.stop = thread_stop,
 	.destroy = thread_destroy,
 	.pids = NULL,
-	.max_message = thread_max_message,
 };
