@@ -43,9 +43,17 @@ IPC_MESSAGES = 2000  # bench/queue.c's PY_IPC_MESSAGES_PER_SAMPLE
 CAPACITY = 1024
 
 
-def pin(nth):
+def pick_cpus():
+    """The first two CPUs this process may run on (one twice if it has one).
+    Asked before anything pins itself: a thread starts with its creator's
+    affinity, so a partner asking after the main thread had pinned itself
+    would find only the main thread's CPU."""
     cpus = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpus[min(nth, len(cpus) - 1)]})
+    return cpus[0], cpus[min(1, len(cpus) - 1)]
+
+
+def pin(cpu):
+    os.sched_setaffinity(0, {cpu})
 
 
 def transfer(producers, consumers):
@@ -64,16 +72,18 @@ def transfer(producers, consumers):
         while q.get() is not None:
             pass
 
+    first, second = pick_cpus()
+
     def partner(role):
         if pinned:
-            pin(1)
+            pin(second)
         while True:
             start.wait()
             role()
             end.wait()
 
     if pinned:
-        pin(0)
+        pin(first)
     for i in range(1, parties):
         role = produce if i < producers else consume
         threading.Thread(target=partner, args=(role,), daemon=True).start()
@@ -85,8 +95,8 @@ def transfer(producers, consumers):
     return sample
 
 
-def consume_messages(messages, acks):
-    pin(1)
+def consume_messages(messages, acks, cpu):
+    pin(cpu)
     while True:
         while messages.get() is not None:
             pass
@@ -96,10 +106,11 @@ def consume_messages(messages, acks):
 def ipc_transfer(size):
     context = multiprocessing.get_context("fork")
     messages, acks = context.Queue(CAPACITY), context.Queue()
-    consumer = context.Process(target=consume_messages, args=(messages, acks),
-                               daemon=True)
+    first, second = pick_cpus()
+    consumer = context.Process(target=consume_messages,
+                               args=(messages, acks, second), daemon=True)
     consumer.start()
-    pin(0)
+    pin(first)
     message = b"m" * size
 
     def sample():
