@@ -19,10 +19,9 @@ struct mt__fifo;
 
 MT_HIDDEN int mt__fifo_new(struct mt__fifo **f, size_t maxsize);
 MT_HIDDEN void mt__fifo_free(struct mt__fifo *f);
-MT_HIDDEN int mt__fifo_put(struct mt__fifo *f, void *item, const mt__deadline *deadline,
-			   bool poll);
-MT_HIDDEN int mt__fifo_get(struct mt__fifo *f, void **item, const mt__deadline *deadline,
-			   bool poll);
+/* timeout as queue.h's, but never NaN: the caller checks. */
+MT_HIDDEN int mt__fifo_put(struct mt__fifo *f, void *item, double timeout);
+MT_HIDDEN int mt__fifo_get(struct mt__fifo *f, void **item, double timeout);
 MT_HIDDEN size_t mt__fifo_count(struct mt__fifo *f);
 MT_HIDDEN size_t mt__fifo_unfinished(struct mt__fifo *f);
 MT_HIDDEN int mt__fifo_task_done(struct mt__fifo *f);

@@ -15,6 +15,7 @@
  * producer and consumer threads, has no lock at all: it is the ring of
  * fifo.c, and every call below hands it over at its top. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -292,12 +293,12 @@ int mt_queue_fd(mt_queue *q)
 static int queue_put_item(mt_queue *q, enum end end, int64_t priority, void *item,
 			  double timeout)
 {
+	if (q->fifo && !isnan(timeout))
+		return mt__fifo_put(q->fifo, item, timeout);
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
 	if (err)
 		return err;
-	if (q->fifo)
-		return mt__fifo_put(q->fifo, item, &deadline, timeout == 0);
 	mt_lock_acquire(&q->lock, -1);
 	err = wait_while(q, is_full, &q->not_full, &deadline, timeout == 0);
 	if (!err && closed(q))
@@ -313,15 +314,15 @@ static int queue_put_item(mt_queue *q, enum end end, int64_t priority, void *ite
 static int queue_get_item(mt_queue *q, enum end end, void **item, int64_t *priority,
 			  double timeout)
 {
+	if (q->fifo && !isnan(timeout)) {
+		if (priority)
+			*priority = 0;
+		return mt__fifo_get(q->fifo, item, timeout);
+	}
 	mt__deadline deadline;
 	int err = mt__deadline_init(&deadline, timeout);
 	if (err)
 		return err;
-	if (q->fifo) {
-		if (priority)
-			*priority = 0;
-		return mt__fifo_get(q->fifo, item, &deadline, timeout == 0);
-	}
 	int64_t rank;
 	mt_lock_acquire(&q->lock, -1);
 	err = wait_while(q, is_empty, &q->not_empty, &deadline, timeout == 0);

@@ -403,8 +403,9 @@ static int consume(void *arg)
 	}
 }
 
-/* Through a queue of maxsize items: 64 and 5 are served by the lock-free
- * ring (a power of two, and a bound below its capacity), 0 by the lock. */
+/* Through a queue of maxsize items: 1024, 64 and 5 are served by the
+ * lock-free ring (waiters gathering batches up to 512, 32 and 2 cells; 5
+ * is a bound below the ring's capacity), 0 by the lock. */
 static void run_traffic(size_t maxsize)
 {
 	static struct traffic t;
@@ -431,6 +432,7 @@ static void run_traffic(size_t maxsize)
 
 static void every_item_arrives_exactly_once_through_many_threads(void **state)
 {
+	run_traffic(1024);
 	run_traffic(64);
 	run_traffic(5);
 	run_traffic(0);
