@@ -59,17 +59,25 @@ static inline int count_my_zombies(void)
 	return zombies;
 }
 
+/* Looks at count() every 10 ms for up to `seconds` until it is at most
+ * `most`, for cleanup that another thread (the reaper) finishes a moment
+ * later; returns the last count. */
+static inline int wait_for_count_at_most(int (*count)(void), int most, double seconds)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	int n = count();
+	for (int i = 0; n > most && i < seconds * 100; i++) {
+		nanosleep(&pause, NULL);
+		n = count();
+	}
+	return n;
+}
+
 /* Waits up to `seconds` for this process to have no zombie children
  * (reaping is asynchronous), and returns how many are left. */
 static inline int wait_for_no_zombies(double seconds)
 {
-	struct timespec pause = {0, 10 * 1000 * 1000};
-	int left = count_my_zombies();
-	for (int i = 0; left && i < seconds * 100; i++) {
-		nanosleep(&pause, NULL);
-		left = count_my_zombies();
-	}
-	return left;
+	return wait_for_count_at_most(count_my_zombies, 0, seconds);
 }
 
 /* The number of open file descriptors of this process. */
