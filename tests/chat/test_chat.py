@@ -423,11 +423,25 @@ class Terminal:
         self.pid = 0
         return os.waitstatus_to_exitcode(status)
 
+    def _drain(self):
+        """Reads what the ended client wrote last: the terminal holds it
+        after the process is gone, and a reap can win the race with the
+        reads above (a loaded machine: about one run in two)."""
+        while self.fd >= 0 and select.select([self.fd], [], [], 0)[0]:
+            try:
+                data = os.read(self.fd, 4096)
+            except OSError:  # EIO: all of it read, the client's side closed
+                return
+            if not data:
+                return
+            self.out += data
+
     def wait_exit(self):
         end = time.monotonic() + WAIT
         while time.monotonic() < end:
             code = self._reap()
             if code is not None:
+                self._drain()
                 return code
             self._pump(0.05)
         raise AssertionError('the terminal client did not exit: %r' % self.out)
