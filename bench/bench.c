@@ -2,6 +2,7 @@
  * fill their rows with samples. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,22 @@ static int batch_child(const struct bench_impl *impl, int count, int fd)
 	if (err)
 		fprintf(stderr, "mtask bench: %s: %s\n", impl->implementation, mt_strerror(err));
 	return err ? 1 : 0;
+}
+
+int bench_pick_cpus(int cpu[2])
+{
+	cpu_set_t allowed;
+	int found = 0, first[2];
+	if (sched_getaffinity(0, sizeof allowed, &allowed) < 0)
+		return -errno;
+	for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
+		if (CPU_ISSET(c, &allowed))
+			first[found++] = c;
+	if (found == 0)
+		return -ESRCH;
+	cpu[0] = first[0];
+	cpu[1] = first[found - 1];
+	return 0;
 }
 
 int bench_wait_exit_status(pid_t pid)

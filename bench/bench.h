@@ -149,6 +149,13 @@ void bench_print_json_end(void);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 
+/* The first two CPUs this process may run on into cpu[0] and cpu[1]; with
+ * only one, both are it. Ask before any thread pins itself: a thread
+ * starts with its creator's affinity, so a partner asking after the main
+ * thread pinned itself would find only that CPU. Returns 0 or a negative
+ * errno (cpu untouched). */
+int bench_pick_cpus(int cpu[2]);
+
 /* Runs the Python peer: `python SCRIPT KIND ITERATIONS`, appending the
  * printed per-operation times to row. Returns 0, or -ENOENT and the like
  * with row->skipped saying why ("python3 not found"). The interpreter's

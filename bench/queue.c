@@ -154,26 +154,6 @@ static void consume_until_sentinel(void)
 	atomic_fetch_add(&traffic.received, received);
 }
 
-/* The nth CPU this process may run on (the last one if it has fewer).
- * Asked before any thread pins itself: a thread starts with its creator's
- * affinity, so a partner that looked after the main thread had pinned
- * itself would find only the main thread's CPU. */
-static int nth_cpu(int nth)
-{
-	cpu_set_t allowed;
-	int last = 0;
-	if (sched_getaffinity(0, sizeof allowed, &allowed))
-		return 0;
-	for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &allowed))
-			continue;
-		if (seen++ == nth)
-			return cpu;
-		last = cpu;
-	}
-	return last;
-}
-
 static void pin_to_cpu(int cpu)
 {
 	cpu_set_t one;
@@ -219,11 +199,12 @@ static int start_traffic(int (*put)(void *), int (*get)(void **), int producers,
 	if (pthread_barrier_init(&traffic.start, NULL, parties) ||
 	    pthread_barrier_init(&traffic.end, NULL, parties))
 		return -ENOMEM;
-	int first = nth_cpu(0), second = nth_cpu(1);
+	int cpu[2] = {0, 0};
+	bench_pick_cpus(cpu); /* before pinning: see bench.h */
 	if (pinned)
-		pin_to_cpu(first);
+		pin_to_cpu(cpu[0]);
 	for (int i = 1; i < producers + consumers; i++) {
-		roles[i] = (struct role){.producer = i < producers, .cpu = pinned ? second : -1};
+		roles[i] = (struct role){.producer = i < producers, .cpu = pinned ? cpu[1] : -1};
 		pthread_t t;
 		int err = pthread_create(&t, NULL, partner, &roles[i]);
 		if (err)
@@ -289,7 +270,8 @@ enum { MESSAGE_PLAIN = 0, MESSAGE_LAST = 1 }; /* a message's first byte */
 static int start_consumer(void (*consume)(void))
 {
 	pid_t batch = getpid();
-	int first = nth_cpu(0), second = nth_cpu(1);
+	int cpu[2] = {0, 0};
+	bench_pick_cpus(cpu);
 	if (pipe(ipc.acks) < 0)
 		return -errno;
 	pid_t pid = fork();
@@ -297,12 +279,12 @@ static int start_consumer(void (*consume)(void))
 		return -errno;
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pin_to_cpu(second);
+		pin_to_cpu(cpu[1]);
 		if (getppid() == batch) /* else the batch ended before prctl */
 			consume();
 		_exit(0);
 	}
-	pin_to_cpu(first);
+	pin_to_cpu(cpu[0]);
 	return 0;
 }
 

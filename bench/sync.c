@@ -95,29 +95,11 @@ static void cpu_relax(void)
 #endif
 }
 
-/* The first two CPUs this process may run on; with only one, both are it
- * (APART then shares it, the best such a machine can do). */
-static int pick_cpus(int cpu[2])
-{
-	cpu_set_t allowed;
-	int found = 0;
-	if (sched_getaffinity(0, sizeof allowed, &allowed) < 0)
-		return -errno;
-	for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
-		if (CPU_ISSET(c, &allowed))
-			cpu[found++] = c;
-	if (found == 0)
-		return -ESRCH;
-	if (found == 1)
-		cpu[1] = cpu[0];
-	return 0;
-}
-
 /* Pins the calling (main) thread and sets where attr's thread will run. */
 static int place_pair(pthread_attr_t *attr, enum placement placement)
 {
 	int cpu[2] = {0, 0};
-	int err = pick_cpus(cpu);
+	int err = bench_pick_cpus(cpu); /* with one CPU, APART shares it */
 	if (err)
 		return err;
 	cpu_set_t set;
